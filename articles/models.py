@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.utils import timezone
+from taggit.managers import TaggableManager
+from taggit.models import TagBase, TaggedItemBase
+
+
+class Tag(TagBase):
+    """A tag with its reader-facing stats stored (never COUNT(*) per request)."""
+
+    followers_count = models.PositiveIntegerField("关注", default=0)
+    articles_count = models.PositiveIntegerField("文章", default=0)
+    views_count = models.PositiveBigIntegerField("浏览量", default=0)
+    description = models.TextField("简介", blank=True)
+
+    class Meta:
+        verbose_name = "标签"
+        verbose_name_plural = "标签"
+        ordering = ["-articles_count", "name"]
+
+    def get_absolute_url(self) -> str:
+        return f"/tags/{self.slug}/"
+
+
+class TagAlias(models.Model):
+    """Another spelling of a tag: 英伟达 / nvidia → NVIDIA, 显卡 → GPU."""
+
+    alias = models.CharField("别名", max_length=100, unique=True)  # normalized form
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="aliases")
+
+    class Meta:
+        verbose_name = "标签别名"
+        verbose_name_plural = "标签别名"
+
+    def __str__(self) -> str:
+        return f"{self.alias} → {self.tag.name}"
+
+
+class TaggedArticle(TaggedItemBase):
+    content_object = models.ForeignKey("Article", on_delete=models.CASCADE)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="tagged_articles")
+
+    class Meta:
+        unique_together = [("content_object", "tag")]
+
+
+class ArticleQuerySet(models.QuerySet):
+    def published(self) -> "ArticleQuerySet":
+        return self.filter(status=Article.Status.PUBLISHED)
+
+    def for_list(self) -> "ArticleQuerySet":
+        return self.select_related("source").prefetch_related("tags").defer("body", "search_text")
+
+    def latest_first(self) -> "ArticleQuerySet":
+        return self.order_by("-published_at", "-id")
+
+
+class Article(models.Model):
+    class Status(models.TextChoices):
+        PUBLISHED = "published", "已发布"
+        PENDING = "pending", "待审核"
+        HIDDEN = "hidden", "已隐藏"
+        SPAM = "spam", "垃圾"
+        DELETED = "deleted", "已删除"
+
+    source = models.ForeignKey("feeds.Source", on_delete=models.CASCADE, related_name="articles")
+    guid = models.TextField()
+    guid_hash = models.CharField(max_length=40)
+    url = models.URLField("链接", max_length=2000, blank=True)
+    canonical_url = models.URLField(max_length=2000, blank=True)
+    url_hash = models.CharField(max_length=40, blank=True, db_index=True)
+    title = models.CharField("标题", max_length=500)
+    summary = models.TextField("摘要", blank=True)
+    body = models.TextField("正文", blank=True)  # sanitized HTML
+    author = models.CharField("作者", max_length=200, blank=True)
+    original_title = models.CharField("原文标题", max_length=500, blank=True)
+    origin_account = models.CharField("文章出处", max_length=200, blank=True)
+    published_at = models.DateTimeField("发布时间", default=timezone.now)
+    fetched_at = models.DateTimeField("抓取时间", default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    status = models.CharField("状态", max_length=12, choices=Status.choices, default=Status.PUBLISHED)
+    pinned = models.BooleanField("置顶", default=False)
+    spam_score = models.FloatField(default=0.0)
+    moderation_note = models.CharField(max_length=300, blank=True)
+
+    read_count = models.PositiveBigIntegerField("阅读", default=0)
+    bookmark_count = models.PositiveIntegerField("收藏", default=0)
+    comment_count = models.PositiveIntegerField("评论", default=0)
+
+    # Near-duplicate grouping: reposts point at the first article of their story.
+    simhash = models.BigIntegerField(null=True, blank=True, db_index=True)
+    story = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reposts")
+
+    search_text = models.TextField(blank=True)  # segmented, space-joined (title repeated for weight on SQLite)
+    search_vector = SearchVectorField(null=True, blank=True)
+
+    tags = TaggableManager(through=TaggedArticle, blank=True)
+
+    objects = ArticleQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "文章"
+        verbose_name_plural = "文章"
+        ordering = ["-published_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "guid_hash"], name="article_source_guid_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-published_at", "-id"], name="article_status_pub"),
+            models.Index(fields=["source", "status", "-published_at"], name="article_source_pub"),
+            models.Index(fields=["status", "-read_count"], name="article_status_reads"),
+            GinIndex(fields=["search_vector"], name="article_search_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return f"/articles/{self.pk}/"
+
+
+class RelatedArticle(models.Model):
+    """Precomputed 相关推荐: filled when an article is stored."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="related_links")
+    related = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField(default=0.0)
+    shared_words = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-score"]
+        constraints = [models.UniqueConstraint(fields=["article", "related"], name="related_unique")]
+
+
+class TagFollow(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tag_follows")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="follows")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "tag"], name="tagfollow_unique")]
+
+
+class SourceFollow(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="source_follows")
+    source = models.ForeignKey("feeds.Source", on_delete=models.CASCADE, related_name="follows")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "source"], name="sourcefollow_unique")]
+
+
+class Bookmark(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bookmarks")
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="bookmarks")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["user", "article"], name="bookmark_unique")]
+
+
+class SpamRule(models.Model):
+    """Editor-maintained spam phrase or regex, added to the shipped lexicon."""
+
+    pattern = models.CharField("词语或正则", max_length=300, unique=True)
+    is_regex = models.BooleanField("正则", default=False)
+    weight = models.FloatField("权重", default=1.0)
+    active = models.BooleanField("启用", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "垃圾规则"
+        verbose_name_plural = "垃圾规则"
+
+    def __str__(self) -> str:
+        return self.pattern
+
+
+class TagRule(models.Model):
+    """Editor rule: when the keyword/regex appears in title or body, add the tag."""
+
+    pattern = models.CharField("关键词或正则", max_length=300)
+    is_regex = models.BooleanField("正则", default=False)
+    tag_name = models.CharField("标签", max_length=100)
+    active = models.BooleanField("启用", default=True)
+
+    class Meta:
+        verbose_name = "自动标签规则"
+        verbose_name_plural = "自动标签规则"
+
+    def __str__(self) -> str:
+        return f"{self.pattern} → {self.tag_name}"
