@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
@@ -92,10 +91,17 @@ class Article(models.Model):
     comment_count = models.PositiveIntegerField("评论", default=0)
 
     # Near-duplicate grouping: reposts point at the first article of their story.
-    simhash = models.BigIntegerField(null=True, blank=True, db_index=True)
+    simhash = models.BigIntegerField(null=True, blank=True)
+    # The 64-bit simhash cut in four 16-bit bands: two hashes within Hamming
+    # distance 3 share at least one band, so candidates come from an index.
+    sim_band0 = models.IntegerField(null=True, blank=True, db_index=True)
+    sim_band1 = models.IntegerField(null=True, blank=True, db_index=True)
+    sim_band2 = models.IntegerField(null=True, blank=True, db_index=True)
+    sim_band3 = models.IntegerField(null=True, blank=True, db_index=True)
     story = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reposts")
 
     search_text = models.TextField(blank=True)  # segmented, space-joined (title repeated for weight on SQLite)
+    # PostgreSQL only: GIN-indexed tsvector (see migration 0002); unused on SQLite.
     search_vector = SearchVectorField(null=True, blank=True)
 
     tags = TaggableManager(through=TaggedArticle, blank=True)
@@ -113,7 +119,6 @@ class Article(models.Model):
             models.Index(fields=["status", "-published_at", "-id"], name="article_status_pub"),
             models.Index(fields=["source", "status", "-published_at"], name="article_source_pub"),
             models.Index(fields=["status", "-read_count"], name="article_status_reads"),
-            GinIndex(fields=["search_vector"], name="article_search_gin"),
         ]
 
     def __str__(self) -> str:

@@ -40,6 +40,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -159,7 +160,10 @@ CELERY_TASK_ROUTES = {
     "articles.tasks.flush_counters": {"queue": "maintenance"},
 }
 CELERY_BEAT_SCHEDULE = {
-    "schedule-due-sources": {"task": "feeds.tasks.schedule_due_sources", "schedule": 30.0},
+    "schedule-due-sources": {
+        "task": "feeds.tasks.schedule_due_sources",
+        "schedule": env.float("NEWSROOM_SCHEDULE_SECONDS", default=30.0),
+    },
     "flush-counters": {"task": "articles.tasks.flush_counters", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

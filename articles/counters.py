@@ -1,0 +1,153 @@
+"""Read counts and hot lists.
+
+With Redis: a view lands as one SET NX (one read per visitor per article per
+window) plus HINCRBY on a pending hash and ZINCRBY on hourly hot buckets; a
+periodic task flushes the pending hash into PostgreSQL. Pages show the stored
+count plus what is pending, so counts move even on cached pages.
+Without Redis (embedded SQLite default): the same rules on the database.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from articles.models import Article, Tag, TaggedArticle
+
+log = logging.getLogger(__name__)
+
+READ_WINDOW_SECONDS = 30 * 60
+PENDING_KEY = "nr:reads:pending"
+FLUSHING_KEY = "nr:reads:flushing"
+LAST_FLUSH_KEY = "nr:reads:last_flush"
+HOT_BUCKET_SECONDS = 3600
+
+
+@lru_cache(maxsize=1)
+def redis_client():
+    if not settings.REDIS_URL:
+        return None
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _hot_key(ts: float) -> str:
+    return f"nr:hot:{int(ts // HOT_BUCKET_SECONDS)}"
+
+
+def record_read(article_id: int, visitor: str) -> bool:
+    """Count one read unless this visitor read this article within the window."""
+    client = redis_client()
+    if client is not None:
+        try:
+            if not client.set(f"nr:seen:{article_id}:{visitor}", 1, nx=True, ex=READ_WINDOW_SECONDS):
+                return False
+            now = time.time()
+            pipe = client.pipeline()
+            pipe.hincrby(PENDING_KEY, str(article_id), 1)
+            pipe.zincrby(_hot_key(now), 1, str(article_id))
+            pipe.expire(_hot_key(now), 8 * 86400 + HOT_BUCKET_SECONDS)
+            pipe.execute()
+            return True
+        except Exception:  # Redis down: fall through to the database, a read is never an error page
+            log.warning("redis unavailable for read counter; writing to the database")
+    if not cache.add(f"seen:{article_id}:{visitor}", 1, timeout=READ_WINDOW_SECONDS):
+        return False
+    _apply_reads({article_id: 1})
+    return True
+
+
+def pending_reads(article_ids: list[int]) -> dict[int, int]:
+    client = redis_client()
+    if client is None or not article_ids:
+        return {}
+    try:
+        keys = [str(a) for a in article_ids]
+        values = client.hmget(PENDING_KEY, keys)
+        flushing = client.hmget(FLUSHING_KEY, keys)
+    except Exception:
+        return {}
+    out = {}
+    for aid, v, f in zip(article_ids, values, flushing):
+        n = int(v or 0) + int(f or 0)
+        if n:
+            out[aid] = n
+    return out
+
+
+def _apply_reads(counts: dict[int, int]) -> None:
+    with transaction.atomic():
+        for aid, n in counts.items():
+            Article.objects.filter(pk=aid).update(read_count=F("read_count") + n)
+        tag_views: dict[int, int] = {}
+        for aid, tag_id in TaggedArticle.objects.filter(content_object_id__in=list(counts)).values_list(
+            "content_object_id", "tag_id"
+        ):
+            tag_views[tag_id] = tag_views.get(tag_id, 0) + counts[aid]
+        for tag_id, n in tag_views.items():
+            Tag.objects.filter(pk=tag_id).update(views_count=F("views_count") + n)
+
+
+def flush_reads() -> int:
+    """Move pending reads from Redis to the database. Safe to re-run after a crash:
+    the FLUSHING hash is only deleted after the database commit."""
+    client = redis_client()
+    if client is None:
+        return 0
+    if not client.exists(FLUSHING_KEY):
+        try:
+            client.rename(PENDING_KEY, FLUSHING_KEY)
+        except Exception:  # nothing pending (no such key)
+            client.set(LAST_FLUSH_KEY, time.time())
+            return 0
+    raw = client.hgetall(FLUSHING_KEY)
+    counts = {int(k): int(v) for k, v in raw.items() if int(v) > 0}
+    if counts:
+        _apply_reads(counts)
+    client.delete(FLUSHING_KEY)
+    client.set(LAST_FLUSH_KEY, time.time())
+    return sum(counts.values())
+
+
+def last_flush_age() -> float | None:
+    client = redis_client()
+    if client is None:
+        return None
+    try:
+        value = client.get(LAST_FLUSH_KEY)
+    except Exception:
+        return None
+    return time.time() - float(value) if value else None
+
+
+def hot_article_ids(hours: int, limit: int = 10) -> list[int]:
+    """Hottest articles in the last `hours` by reads (Redis buckets), else by stored counts."""
+    client = redis_client()
+    if client is not None:
+        try:
+            now = time.time()
+            keys = [_hot_key(now - i * HOT_BUCKET_SECONDS) for i in range(hours)]
+            dest = f"nr:hotunion:{hours}:{int(now // 60)}"
+            if not client.exists(dest):
+                client.zunionstore(dest, keys)
+                client.expire(dest, 60)
+            ids = [int(x) for x in client.zrevrange(dest, 0, limit * 3)]
+            if ids:
+                return ids
+        except Exception:
+            log.warning("redis unavailable for hot list")
+    since = timezone.now() - timedelta(hours=hours)
+    return list(
+        Article.objects.published()
+        .filter(published_at__gte=since)
+        .order_by("-read_count", "-bookmark_count", "-published_at")
+        .values_list("id", flat=True)[:limit]
+    )

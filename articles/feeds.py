@@ -1,0 +1,125 @@
+"""Outgoing RSS 2.0 / Atom feeds (Django syndication) with conditional GET."""
+from __future__ import annotations
+
+from django.contrib.syndication.views import Feed
+from django.shortcuts import get_object_or_404
+from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+
+from articles import selectors
+from articles.models import Article, Tag
+from feeds.models import Source
+
+FEED_SIZE = 30
+
+
+class _ArticleFeed(Feed):
+    feed_type = Rss201rev2Feed
+    description_template = None
+
+    def item_title(self, item: Article) -> str:
+        return item.title
+
+    def item_description(self, item: Article) -> str:
+        return item.body or item.summary
+
+    def item_link(self, item: Article) -> str:
+        return item.get_absolute_url()
+
+    def item_guid(self, item: Article) -> str:
+        return f"newsroom-article-{item.pk}"
+
+    item_guid_is_permalink = False
+
+    def item_pubdate(self, item: Article):
+        return item.published_at
+
+    def item_updateddate(self, item: Article):
+        return item.updated_at
+
+    def item_author_name(self, item: Article) -> str:
+        return item.author or item.origin_account or item.source.name
+
+    def item_categories(self, item: Article):
+        return [t.name for t in item.tags.all()]
+
+    def _items(self, qs):
+        return list(selectors.article_list(qs).defer(None).defer("search_text")[:FEED_SIZE])
+
+
+class LatestFeed(_ArticleFeed):
+    title = "Newsroom · 最新文章"
+    link = "/"
+    description = "中文科技资讯聚合：最新文章"
+
+    def items(self):
+        return self._items(Article.objects.all())
+
+
+class LatestAtomFeed(LatestFeed):
+    feed_type = Atom1Feed
+    subtitle = LatestFeed.description
+
+
+class TagFeed(_ArticleFeed):
+    def get_object(self, request, slug: str) -> Tag:
+        return get_object_or_404(Tag, slug=slug)
+
+    def title(self, obj: Tag) -> str:
+        return f"Newsroom · {obj.name}"
+
+    def link(self, obj: Tag) -> str:
+        return obj.get_absolute_url()
+
+    def description(self, obj: Tag) -> str:
+        return f"标签「{obj.name}」下的最新文章"
+
+    def items(self, obj: Tag):
+        return self._items(Article.objects.filter(tags=obj))
+
+
+class TagAtomFeed(TagFeed):
+    feed_type = Atom1Feed
+
+    def subtitle(self, obj: Tag) -> str:
+        return self.description(obj)
+
+
+class SourceFeed(_ArticleFeed):
+    def get_object(self, request, slug: str) -> Source:
+        return get_object_or_404(Source, slug=slug)
+
+    def title(self, obj: Source) -> str:
+        return f"Newsroom · {obj.name}"
+
+    def link(self, obj: Source) -> str:
+        return obj.get_absolute_url()
+
+    def description(self, obj: Source) -> str:
+        return f"来源「{obj.name}」的最新文章"
+
+    def items(self, obj: Source):
+        return self._items(Article.objects.filter(source=obj))
+
+
+class SearchFeed(_ArticleFeed):
+    def get_object(self, request) -> str:
+        return request.GET.get("q", "").strip()[:100]
+
+    def title(self, q: str) -> str:
+        return f"Newsroom · 搜索「{q}」"
+
+    def link(self, q: str) -> str:
+        from urllib.parse import quote
+
+        return f"/search/?q={quote(q)}"
+
+    def description(self, q: str) -> str:
+        return f"搜索「{q}」的最新结果"
+
+    def items(self, q: str):
+        from articles.search import search_articles
+
+        if not q:
+            return []
+        qs = search_articles(q, Article.objects.published()).select_related("source").prefetch_related("tags")
+        return list(qs.order_by("-published_at")[:FEED_SIZE])

@@ -1,0 +1,234 @@
+"""Step 2 of the pipeline: make text uniform before anything looks at words.
+
+Order matters (see CHINESE.md): mirror pinyin annotations are removed *before*
+Traditional→Simplified conversion (the pattern anchors on the Han character
+the annotation follows), conversion runs once on the original text (t2s is not
+lossless, never round-trip), and width/whitespace cleanup comes last.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from typing import Any
+
+from lxml import etree, html as lxml_html
+
+__all__ = [
+    "FULLWIDTH_TO_ASCII",
+    "normalize_html",
+    "normalize_text",
+    "normalize_title",
+    "strip_pinyin",
+    "to_simplified",
+]
+
+# --- pinyin artifacts --------------------------------------------------------
+
+_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+_PY = rf"a-zü{_TONED}"
+# A Han character, then "(" one or more pinyin syllables ")" with at least one
+# tone mark. Requiring a tone mark is what keeps "(LLM)", "(SLO)", "(ai)".
+_PINYIN_RE = re.compile(
+    rf"(?<=[{_HAN}])[(（]\s*"
+    rf"(?=[{_PY}\s]*[{_TONED}])"  # lookahead: a tone-marked vowel inside
+    rf"[{_PY}]+(?:[\s'][{_PY}]+)*"
+    rf"\s*[)）]",
+    re.IGNORECASE,
+)
+
+
+def strip_pinyin(text: str) -> str:
+    """Remove mirror annotations: ``系統(tǒng)消息`` → ``系統消息``."""
+    if "(" not in text and "（" not in text:
+        return text
+    return _PINYIN_RE.sub("", text)
+
+
+# --- Traditional → Simplified -----------------------------------------------
+
+_converter: Any = None
+_converter_lock = threading.Lock()
+
+
+def _get_converter() -> Any:
+    # Creating an OpenCC converter parses its dictionaries (milliseconds); do it
+    # once per process. The compiled converter is read-only after creation.
+    global _converter
+    if _converter is None:
+        with _converter_lock:
+            if _converter is None:
+                import opencc
+
+                _converter = opencc.OpenCC("t2s")
+    return _converter
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → Simplified with OpenCC t2s (convert once, from the original)."""
+    if not text or text.isascii():
+        return text
+    return _get_converter().convert(text)
+
+
+# --- width and whitespace ---------------------------------------------------
+
+# Chinese full-width punctuation that belongs in Chinese prose: left alone.
+_KEEP_FULLWIDTH = set("，！？：；（）")
+
+
+def _build_width_table() -> dict[int, Any]:
+    table: dict[int, Any] = {}
+    for code in range(0xFF01, 0xFF5F):
+        if chr(code) not in _KEEP_FULLWIDTH:
+            table[code] = code - 0xFEE0
+    table[0x3000] = 0x20  # ideographic space
+    # CJK compatibility ideographs (from Big5/KS round trips) → unified ones.
+    for code in range(0xF900, 0xFB00):
+        normalized = unicodedata.normalize("NFKC", chr(code))
+        if len(normalized) == 1 and normalized != chr(code):
+            table[code] = normalized
+    # Zero-width and invisible formatting characters: delete.
+    for code in (0x00AD, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF):
+        table[code] = None
+    return table
+
+
+FULLWIDTH_TO_ASCII: dict[int, Any] = _build_width_table()
+
+_HSPACE_RE = re.compile(r"[^\S\n]+")  # whitespace except newline (incl. NBSP)
+_SPACE_AROUND_NL_RE = re.compile(r" *\n *")
+_MANY_NL_RE = re.compile(r"\n{3,}")
+# Source-code line wrapping between two Han characters renders as a stray space.
+_WRAP_BETWEEN_HAN_RE = re.compile(rf"(?<=[{_HAN}，。！？：；、])[^\S\n]*\n\s*(?=[{_HAN}])")
+
+
+def _widths(text: str) -> str:
+    return text.translate(FULLWIDTH_TO_ASCII)
+
+
+def normalize_text(text: str) -> str:
+    """Full-width ASCII → half-width (keeping ，！？：；（）), zero-width chars
+    removed, runs of spaces collapsed, at most one blank line kept."""
+    if not text:
+        return ""
+    text = _widths(text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _HSPACE_RE.sub(" ", text)
+    text = _SPACE_AROUND_NL_RE.sub("\n", text)
+    text = _MANY_NL_RE.sub("\n\n", text)
+    return text.strip()
+
+
+def _convert(text: str, convert_traditional: bool) -> str:
+    text = strip_pinyin(text)
+    if convert_traditional:
+        text = to_simplified(text)
+    return text
+
+
+def normalize_title(title: str, *, convert_traditional: bool = True) -> str:
+    """A title is one line: pinyin stripped, t2s, widths fixed, spaces collapsed."""
+    if not title:
+        return ""
+    title = _convert(title, convert_traditional)
+    return " ".join(_widths(title).split())
+
+
+# --- HTML: text nodes only --------------------------------------------------
+
+_VERBATIM_TAGS = frozenset({"pre", "code"})
+
+
+def _normalize_fragment_text(text: str, convert_traditional: bool) -> str:
+    text = _convert(text, convert_traditional)
+    text = _widths(text)
+    text = _WRAP_BETWEEN_HAN_RE.sub("", text)
+    # Inside HTML a newline renders as a space: collapse every whitespace run
+    # to one space, but keep a single leading/trailing space so inline
+    # neighbours ("<b>NVIDIA</b> 发布") stay separated.
+    return re.sub(r"\s+", " ", text)
+
+
+_BLOCK_TAGS = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "pre", "table", "thead", "tbody",
+     "tfoot", "tr", "td", "th", "caption", "figure", "figcaption", "hr", "div"}
+)
+
+
+def _is_block(el: etree._Element) -> bool:
+    return isinstance(el.tag, str) and el.tag in _BLOCK_TAGS
+
+
+def _in_verbatim(el: etree._Element) -> bool:
+    node: etree._Element | None = el
+    while node is not None:
+        if isinstance(node.tag, str) and node.tag.lower() in _VERBATIM_TAGS:
+            return True
+        node = node.getparent()
+    return False
+
+
+def normalize_html(html: str, *, convert_traditional: bool = True) -> str:
+    """Normalize the text nodes of sanitized HTML; attribute values (URLs,
+    alt text is the exception: it is reader-visible text) stay untouched.
+
+    Text inside <pre>/<code> only loses zero-width characters: code is data.
+    """
+    if not html or not html.strip():
+        return ""
+    root = lxml_html.fragment_fromstring(html, create_parent="div")
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        verbatim = _in_verbatim(el)
+        if el.text:
+            if el.text.isspace() and not verbatim and el.tag in _WS_INSIGNIFICANT and len(el):
+                el.text = None
+            else:
+                el.text = _node_text(el.text, verbatim, convert_traditional)
+        parent = el.getparent()
+        if parent is not None and el.tail:
+            parent_verbatim = _in_verbatim(parent)
+            if el.tail.isspace() and not parent_verbatim and parent.tag in _WS_INSIGNIFICANT and _is_block(el):
+                el.tail = None
+            else:
+                el.tail = _node_text(el.tail, parent_verbatim, convert_traditional)
+        alt = el.get("alt") if el.tag == "img" else None
+        if alt:
+            el.set("alt", normalize_title(alt, convert_traditional=convert_traditional))
+    out = _serialize_children(root)
+    return _trim_block_edges(out)
+
+
+# Elements whose direct whitespace-only text is layout, not content.
+_WS_INSIGNIFICANT = frozenset(
+    {"div", "ul", "ol", "table", "thead", "tbody", "tfoot", "tr", "blockquote", "figure", "p", "h2", "h3", "h4", "h5", "h6", "li"}
+)
+
+
+def _node_text(text: str, verbatim: bool, convert_traditional: bool) -> str:
+    if verbatim:
+        return text.translate({c: None for c in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)})
+    return _normalize_fragment_text(text, convert_traditional)
+
+
+def _serialize_children(root: etree._Element) -> str:
+    parts: list[str] = []
+    if root.text:
+        parts.append(_escape(root.text))
+    for child in root:
+        parts.append(lxml_html.tostring(child, encoding="unicode", with_tail=True))
+    return "".join(parts)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# Spaces left at the inside edges of block elements by whitespace collapsing.
+_BLOCK_EDGE_RE = re.compile(r"(<(?:p|h[2-6]|li|td|th|blockquote|figcaption|caption)\b[^>]*>) +| +(</(?:p|h[2-6]|li|td|th|blockquote|figcaption|caption)>)")
+
+
+def _trim_block_edges(html: str) -> str:
+    return _BLOCK_EDGE_RE.sub(lambda m: m.group(1) or m.group(2), html).strip()

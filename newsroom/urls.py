@@ -1,0 +1,41 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.sitemaps.views import sitemap
+from django.urls import path
+
+from articles import feeds as outgoing
+from articles import views
+from articles.sitemaps import ArticleSitemap, TagSitemap
+from feeds.imageproxy import image_proxy
+from newsroom import ops
+
+sitemaps = {"articles": ArticleSitemap, "tags": TagSitemap}
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("hot/", views.hot, name="hot"),
+    path("articles/<int:pk>/", views.article_detail, name="article"),
+    path("articles/<int:pk>/bookmark/", views.bookmark_toggle, name="bookmark"),
+    path("tags/", views.tag_list, name="tags"),
+    # <str:…> not <slug:…>: tag slugs are Unicode (开源), Django's slug converter is ASCII-only.
+    path("tags/<str:slug>/", views.tag_detail, name="tag"),
+    path("tags/<str:slug>/follow/", views.tag_follow_toggle, name="tag_follow"),
+    path("tags/<str:slug>/feed.xml", outgoing.TagFeed(), name="tag_feed"),
+    path("tags/<str:slug>/feed.atom", outgoing.TagAtomFeed(), name="tag_feed_atom"),
+    path("sources/<str:slug>/", views.source_detail, name="source"),
+    path("sources/<str:slug>/feed.xml", outgoing.SourceFeed(), name="source_feed"),
+    path("search/", views.search, name="search"),
+    path("search/feed.xml", outgoing.SearchFeed(), name="search_feed"),
+    path("feeds/latest.xml", outgoing.LatestFeed(), name="latest_feed"),
+    path("feeds/latest.atom", outgoing.LatestAtomFeed(), name="latest_feed_atom"),
+    path("me/", views.me, name="me"),
+    path("me/bookmarks/", views.my_bookmarks, name="bookmarks"),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("img/<str:token>/", image_proxy, name="image_proxy"),
+    path("healthz", ops.healthz, name="healthz"),
+    path("metrics", ops.metrics_view, name="metrics"),
+    path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="django.contrib.sitemaps.views.sitemap"),
+    path("admin/", admin.site.urls),
+]
