@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import ssl
 import threading
 import time
 import zlib
@@ -35,6 +36,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import certifi
 import httpcore
 import httpx
 
@@ -312,9 +314,9 @@ class _GuardedBackend(httpcore.NetworkBackend):
 class _GuardedTransport(httpx.HTTPTransport):
     def __init__(self, guard: bool) -> None:
         super().__init__(trust_env=False, retries=0)
-        ssl_context = self._pool._ssl_context  # keep httpx's certifi-based context
+        # Same trust store httpx uses by default, but our own pool with our backend.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context,
+            ssl_context=ssl.create_default_context(cafile=certifi.where()),
             max_connections=100,
             max_keepalive_connections=40,
             keepalive_expiry=30.0,
@@ -423,6 +425,9 @@ def _brotli_bounded() -> bool:
 
 
 _BROTLI_OK = _brotli_bounded()
+_CORRUPT_BODY_ERRORS: tuple[type[BaseException], ...] = (zlib.error,) + (
+    (brotli.error,) if brotli is not None and hasattr(brotli, "error") else ()
+)
 ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI_OK else "gzip, deflate"
 
 
@@ -537,12 +542,8 @@ def _read_body(response: httpx.Response, max_bytes: int, url: str) -> bytes:
             if _time_left() is not None and _time_left() <= 0:
                 raise httpcore.ReadTimeout("request deadline exceeded")
         take(_run_chain(decoders, b"", True))
-    except (zlib.error, ValueError) as exc:
+    except _CORRUPT_BODY_ERRORS as exc:
         raise FetchError("connection", f"corrupt compressed body / 压缩数据损坏: {exc}", url=url) from exc
-    except Exception as exc:
-        if brotli is not None and isinstance(exc, getattr(brotli, "error", ())):
-            raise FetchError("connection", f"corrupt brotli body / 压缩数据损坏: {exc}", url=url) from exc
-        raise
     return bytes(body)
 
 
@@ -561,18 +562,12 @@ def _translate(exc: Exception, url: str, deadline: float, started: float) -> Fet
         return FetchError("bad_url", f"{exc} / 网址无效", url=url)
     cause: BaseException | None = exc
     while cause is not None:
-        if isinstance(cause, ssl_errors()):
+        if isinstance(cause, (ssl.SSLError, ssl.CertificateError)):
             return FetchError("tls", f"{cause} / 证书或 TLS 握手失败", url=url)
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.HTTPError | httpcore.NetworkError | httpcore.ProtocolError | OSError):
         return FetchError("connection", f"{exc or type(exc).__name__} / 网络连接失败", url=url)
     return FetchError("connection", f"{type(exc).__name__}: {exc}", url=url)
-
-
-def ssl_errors() -> tuple[type[BaseException], ...]:
-    import ssl
-
-    return (ssl.SSLError, ssl.CertificateError)
 
 
 def _redirect_target(response: httpx.Response, current: str) -> str | None:

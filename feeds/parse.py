@@ -86,7 +86,7 @@ _ALIASES = {
     "big5": "big5hkscs", "x-x-big5": "big5hkscs", "cp950": "big5hkscs",
     "euc-kr": "cp949", "ks_c_5601-1987": "cp949",
     "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
-    # WHATWG: these labels mean windows-1252 in practice (smart quotes in 0x80-0x9F).
+    # WHATWG: these labels mean windows-1252 (Python: cp1252) in practice, smart quotes in 0x80-0x9F.
     "iso-8859-1": "windows-1252", "latin1": "windows-1252", "latin-1": "windows-1252",
     "us-ascii": "windows-1252", "ascii": "windows-1252",
     "utf8": "utf-8", "unicode-1-1-utf-8": "utf-8",
@@ -144,6 +144,22 @@ def _sniff_unicode(content: bytes) -> tuple[str, int] | None:
     return None
 
 
+def _cjk_instead_of_latin(content: bytes, declared: list[str]) -> tuple[str, str] | None:
+    """Servers default to an iso-8859-1 header; old Chinese sites then serve GBK under it.
+
+    Prefer a CJK encoding that a later declaration names, or that detection is
+    sure about, provided it decodes the bytes cleanly.
+    """
+    candidates = [normalize_encoding(label) for label in declared]
+    detected, confidence = _detect(content)
+    if confidence >= 0.8:
+        candidates.append(detected)
+    for encoding in candidates:
+        if encoding in _CJK_DETECTED and (text := _strict(content, encoding)) is not None:
+            return text, encoding
+    return None
+
+
 def _decode(content: bytes, declared: list[str], encoding_override: str) -> tuple[str, str, list[str]]:
     """Decode with the first declaration that survives verification.
 
@@ -178,12 +194,11 @@ def _decode(content: bytes, declared: list[str], encoding_override: str) -> tupl
         if text is None:
             warnings.append(f"declared {label} does not decode the bytes")
             continue
-        if encoding == "windows-1252" and has_non_ascii:
-            # Old Chinese sites often label GBK pages as iso-8859-1.
-            detected, confidence = _detect(content)
-            if detected in _CJK_DETECTED and confidence >= 0.8 and (cjk := _strict(content, detected)) is not None:
-                warnings.append(f"declared {label} but the bytes look like {detected}")
-                return cjk, detected, warnings
+        if encoding == "cp1252" and has_non_ascii:
+            better = _cjk_instead_of_latin(content, declared)
+            if better is not None:
+                warnings.append(f"declared {label} but the bytes are {better[1]}")
+                return better[0], better[1], warnings
         return text, encoding, warnings
 
     if utf8_text is not None:
@@ -393,6 +408,7 @@ def _from_struct(struct: Any) -> datetime | None:
 # Entry mapping
 # --------------------------------------------------------------------------
 _TAG = re.compile(r"<[^>]+>")
+_BLOCK_TAG = re.compile(r"<(?:br|/?p|/?div|/?li|/?h[1-6]|/?tr|/?td)\b[^>]*>", re.I)
 _WS = re.compile(r"\s+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|bmp)(?:[?#]|$)", re.I)
@@ -402,7 +418,8 @@ def plain_text(value: str, *, is_html: bool = True) -> str:
     """Tags stripped, entities decoded (twice-escaped titles are common), whitespace collapsed."""
     value = value or ""
     if is_html and "<" in value:
-        value = _TAG.sub(" ", value)
+        # Inline markup (<b>, <em>) sits inside words in Chinese titles; blocks separate them.
+        value = _TAG.sub("", _BLOCK_TAG.sub(" ", value))
     value = html.unescape(html.unescape(value)) if "&" in value else value
     return _WS.sub(" ", value).strip()
 
@@ -453,11 +470,12 @@ def _entry_images(entry: Any, base: str) -> list[str]:
 
 
 def _entry_date(entry: Any, key: str, chinese: bool) -> datetime | None:
-    raw = entry.get(key) or ""
+    # dict.get: FeedParserDict.get("updated") silently falls back to "published".
+    raw = dict.get(entry, key) or ""
     # feedparser reads zone-less dates as UTC; a Chinese feed means Beijing time.
     if chinese and raw and (local := parse_local_datetime(raw)) is not None:
         return local
-    parsed = _from_struct(entry.get(f"{key}_parsed"))
+    parsed = _from_struct(dict.get(entry, f"{key}_parsed"))
     if parsed is None and raw:
         parsed = parse_any_datetime(raw, zone_less_is_china=chinese)
     return parsed
@@ -490,7 +508,7 @@ def _map_entry(entry: Any, feed_url: str, chinese: bool) -> EntryData:
     published = _entry_date(entry, "published", chinese)
     updated = _entry_date(entry, "updated", chinese)
     guid = (entry.get("id") or "").strip() or link or _fallback_guid(
-        title, entry.get("published") or entry.get("updated") or "", summary
+        title, dict.get(entry, "published") or dict.get(entry, "updated") or "", summary
     )
     return EntryData(
         guid=guid,
@@ -574,6 +592,7 @@ def _parse_json_feed(text: str, url: str, warnings: list[str]) -> ParsedFeed:
 # Entry point
 # --------------------------------------------------------------------------
 _NETSCAPE_DOCTYPE = re.compile(r"<!DOCTYPE[^>\[]*netscape", re.I)
+_ROOT_CDF = re.compile(rb"<channel\b", re.I)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _ROOT = re.compile(r"<([A-Za-z_][\w:.-]*)")
 _FEED_ROOTS = frozenset({"rss", "rdf:rdf", "rdf", "feed", "channel", "rss:rss", "atom:feed"})
@@ -617,6 +636,8 @@ def parse_feed(content: bytes, *, url: str, content_type: str = "", encoding_ove
             raise ParseError("parse_error", f"broken {version} feed without entries: {_bozo_message(result)}")
     if result.get("bozo"):
         warnings.append(_bozo_message(result))
+    if not version and _has_feed_root(data) and _ROOT_CDF.search(data[:65536]):
+        version = "cdf"  # feedparser parses CDF but leaves the version empty
     if version == "rss091u" and _NETSCAPE_DOCTYPE.search(text[:4096]):
         version = "rss091n"  # we removed the DOCTYPE feedparser would have read this from
     feed = result.get("feed", {})

@@ -14,7 +14,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -266,16 +266,17 @@ def sources_fetch_many(source_ids: list[int], *, concurrency: int | None = None)
     """Fetch many sources concurrently (threads: the work is network-bound)."""
     concurrency = concurrency or settings.NEWSROOM_FETCH_CONCURRENCY
 
-    def run(sid: int) -> FetchOutcome | None:
+    if len(source_ids) <= 1 or concurrency <= 1:
+        return [o for o in map(source_fetch_by_id, source_ids) if o]
+
+    def run_in_thread(sid: int) -> FetchOutcome | None:
         try:
             return source_fetch_by_id(sid)
         finally:
-            close_old_connections()
+            connection.close()  # each pool thread has its own connection; don't leak it
 
-    if len(source_ids) <= 1 or concurrency <= 1:
-        return [o for o in map(run, source_ids) if o]
     with ThreadPoolExecutor(max_workers=min(concurrency, len(source_ids))) as pool:
-        return [o for o in pool.map(run, source_ids) if o]
+        return [o for o in pool.map(run_in_thread, source_ids) if o]
 
 
 def sources_lease_due(*, limit: int = 200, now=None) -> list[int]:

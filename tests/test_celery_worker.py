@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_scheduled_fetch_lands_as_article(feed_server):
-    url = feed_server.add_file("/worker.atom", corpus_path("rssant", "well", "www-ruangyifeng-com-blog-atom.xml"),
+    url = feed_server.add_file("/worker.atom", corpus_path("real-feeds", "rssant", "well", "www-ruangyifeng-com-blog-atom.xml"),
                                content_type="application/atom+xml")
     source = source_create(url=url, tags=["开源"])
     db = connection.settings_dict

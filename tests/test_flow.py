@@ -16,7 +16,7 @@ from tests.conftest import corpus_path
 
 pytestmark = pytest.mark.django_db
 
-RUANYF = ("rssant", "well", "www-ruangyifeng-com-blog-atom.xml")
+RUANYF = ("real-feeds", "rssant", "well", "www-ruangyifeng-com-blog-atom.xml")
 
 
 def run(*args) -> str:
@@ -111,6 +111,7 @@ def test_chinese_tag_names_give_distinct_working_urls(client):
         assert client.get(f"/tags/{quote(tag.slug)}/feed.xml").status_code == 200
 
 
+@pytest.mark.django_db(transaction=True)  # fetch --all runs sources in threads with their own connections
 def test_broken_feed_is_recorded_and_harms_nothing_else(feed_server, client):
     good = feed_server.add_file("/good.atom", corpus_path(*RUANYF), content_type="application/atom+xml")
     html_page = feed_server.add("/not-a-feed", "<html><body><h1>停车页</h1><p>域名出售</p></body></html>",

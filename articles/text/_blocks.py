@@ -1,0 +1,158 @@
+"""Lines of sanitized HTML, removable in place (shared by spam and attribution).
+
+A *line* is what a reader sees as one line: a block element without inner
+blocks (p, h2, li, tr, …), or one ``<br>``-separated part of it, or a run of
+loose inline content between blocks. Removing a line removes exactly its text
+and elements; a block left empty goes too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lxml import etree, html as lxml_html
+
+_BLOCK_TAGS = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "pre", "table", "thead", "tbody",
+     "tfoot", "tr", "td", "th", "caption", "figure", "figcaption", "hr", "div", "section"}
+)
+# Cells belong to their row: a table row is read (and judged) as one line.
+_ROW_TAGS = frozenset({"tr"})
+
+
+@dataclass(eq=False)
+class Line:
+    block: etree._Element  # the element whose inline content this line is part of
+    slots: list[tuple[str, etree._Element]] = field(default_factory=list)  # ("text"|"tail"|"elem", node)
+    text: str = ""
+    index: int = 0
+
+
+def _is_block(el: etree._Element) -> bool:
+    return isinstance(el.tag, str) and el.tag in _BLOCK_TAGS
+
+
+class LineDoc:
+    def __init__(self, html: str) -> None:
+        self.root = lxml_html.fragment_fromstring(html or "", create_parent="div")
+        self.lines: list[Line] = []
+        self._touched: set[etree._Element] = set()
+        self._pending: list[etree._Element] = []
+        self._collect(self.root)
+        for i, line in enumerate(self.lines):
+            line.index = i
+
+    # -- reading ---------------------------------------------------------------
+
+    def _collect(self, el: etree._Element) -> None:
+        if el.tag in _ROW_TAGS or el.tag == "pre":
+            self._add_line(Line(block=el, slots=[("whole", el)]))
+            return
+        line = Line(block=el)
+        if el.text:
+            line.slots.append(("text", el))
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            if _is_block(child):
+                self._add_line(line)
+                self._collect(child)
+                line = Line(block=el)
+            elif child.tag == "br":
+                line.slots.append(("elem", child))
+                self._add_line(line)
+                line = Line(block=el)
+            else:
+                line.slots.append(("elem", child))
+            if child.tail:
+                line.slots.append(("tail", child))
+        self._add_line(line)
+
+    def _add_line(self, line: Line) -> None:
+        parts = []
+        for kind, node in line.slots:
+            if kind == "text":
+                parts.append(node.text or "")
+            elif kind == "tail":
+                parts.append(node.tail or "")
+            elif kind == "whole":
+                parts.append(" ".join(t.strip() for t in node.itertext() if t.strip()))
+            elif node.tag != "br":
+                parts.append("".join(node.itertext()))
+        line.text = " ".join("".join(parts).split())
+        if line.text:
+            self.lines.append(line)
+
+    # -- writing ---------------------------------------------------------------
+
+    def remove(self, line: Line) -> None:
+        # Text goes now; elements are detached in html(), after every decision,
+        # because a <br>'s tail is a slot of the *next* line and must stay
+        # addressable until then.
+        for kind, node in line.slots:
+            if kind == "text":
+                node.text = None
+            elif kind == "tail":
+                node.tail = None
+            else:
+                self._pending.append(node)
+        self._touched.add(line.block)
+
+    def html(self) -> str:
+        for node in self._pending:
+            _drop(node)
+        self._pending.clear()
+        for block in self._touched:
+            _trim_brs(block)
+            if block is not self.root and block.getparent() is not None and _is_empty(block):
+                _drop(block)
+        # Containers (lists, quotes, tables) emptied by removals go as well.
+        for el in reversed(list(self.root.iter())):
+            if el is not self.root and isinstance(el.tag, str) and el.tag in _BLOCK_TAGS and el.tag != "hr":
+                if el.getparent() is not None and _is_empty(el):
+                    _drop(el)
+        parts: list[str] = []
+        if self.root.text and self.root.text.strip():
+            parts.append(_escape(self.root.text))
+        parts += [lxml_html.tostring(c, encoding="unicode", with_tail=True) for c in self.root]
+        return "".join(parts).strip()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _is_empty(el: etree._Element) -> bool:
+    if (el.text or "").strip():
+        return False
+    for child in el.iter():
+        if child is el:
+            continue
+        if child.tag in ("img", "hr"):
+            return False
+        if (child.text or "").strip() or (child.tail or "").strip():
+            return False
+    return True
+
+
+def _drop(el: etree._Element) -> None:
+    """Remove an element but keep its tail text in place (lxml's remove() would
+    take the tail along)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    prev = el.getprevious()
+    if tail:
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def _trim_brs(block: etree._Element) -> None:
+    # A removed first/last line leaves a dangling <br> at the block's edge.
+    while len(block) and block[0].tag == "br" and not (block.text or "").strip():
+        _drop(block[0])
+    while len(block) and block[-1].tag == "br" and not (block[-1].tail or "").strip():
+        _drop(block[-1])

@@ -1,0 +1,258 @@
+"""The one Chinese tokenizer: indexing, tagging, keywords and search queries.
+
+rjieba (Rust jieba, ~30× the pure-Python one) with our user dictionary
+(articles/data/userdict.txt) so that 英伟达, 昇腾, 大模型 stay whole — the stock
+dictionary splits 英伟达 into 英/伟达 and a search for it then finds nothing.
+Every caller must go through this module so that documents and queries are
+cut the same way.
+
+The segmenter is a lazily built per-process singleton. rjieba releases the GIL
+while cutting and raises "Already borrowed" if a word is added meanwhile, so
+new words never mutate the live instance: ``load_user_words`` builds a fresh
+segmenter and swaps the reference (copy-on-write). Readers never lock.
+"""
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import rjieba
+
+from .normalize import FULLWIDTH_TO_ASCII, strip_pinyin
+
+__all__ = ["idf", "keywords", "load_user_words", "search_tokens", "segment", "user_dict_path"]
+
+_USERDICT = Path(__file__).resolve().parent.parent / "data" / "userdict.txt"
+# Sum of frequencies in jieba's stock dictionary (dict.txt): the IDF denominator.
+_DICT_TOTAL = 60_101_967
+# A word the stock dictionary never saw (≈ jieba.analyse's median IDF, a bit
+# above). Our curated user words get the same value on purpose: a tag name
+# added at runtime then does not change any word's IDF (stored SimHashes use it).
+_IDF_UNKNOWN = 12.0
+_IDF_USER = _IDF_UNKNOWN
+_IDF_MIN, _IDF_MAX = 2.0, 14.0
+
+_HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_ALL_HAN_RE = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]+$")
+_TAG_RE = re.compile(r"</?[a-zA-Z][^<>]*>|&[a-zA-Z#0-9]+;")
+
+
+def user_dict_path() -> Path:
+    return _USERDICT
+
+
+def _read_user_dict(path: Path) -> list[tuple[str, int | None]]:
+    entries: list[tuple[str, int | None]] = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        bits = line.split()
+        freq = int(bits[1]) if len(bits) > 1 and bits[1].isdigit() else None
+        entries.append((bits[0], freq))
+    return entries
+
+
+class _Segmenter:
+    """One immutable-after-construction rjieba instance plus what we know about it."""
+
+    def __init__(self, entries: Iterable[tuple[str, int | None]]) -> None:
+        self.jieba = rjieba.Jieba()
+        self.user_words: set[str] = set()  # lowercased
+        self.novel: set[str] = set()  # user words absent from the stock dictionary (lowercased)
+        self._idf: dict[str, float] = {}
+        self._idf_lock = threading.Lock()
+        for word, freq in entries:
+            self._add(word, freq)
+
+    def _add(self, word: str, freq: int | None) -> None:
+        key = word.lower()
+        self.user_words.add(key)
+        if not _HAN_RE.search(word):
+            # Latin runs are never split by jieba: nothing to teach it, but the
+            # word still counts as a known tech term for IDF.
+            self.novel.add(key)
+            return
+        if not self.jieba.has_word(word):
+            self.novel.add(key)
+        elif freq is None:
+            return  # already whole in the stock dictionary
+        self.jieba.add_word(word, freq, None)
+
+    def knows(self, word: str) -> bool:
+        return word.lower() in self.user_words or self.jieba.has_word(word)
+
+    def idf(self, token: str) -> float:
+        cached = self._idf.get(token)
+        if cached is not None:
+            return cached
+        if token in self.novel:
+            value = _IDF_USER
+        elif _HAN_RE.search(token) and self.jieba.has_word(token):
+            # For a dictionary word, suggest_freq returns its corpus frequency.
+            freq = max(self.jieba.suggest_freq(token), 1)
+            value = min(max(math.log(_DICT_TOTAL / freq), _IDF_MIN), _IDF_MAX)
+        else:
+            value = _IDF_UNKNOWN
+        with self._idf_lock:
+            self._idf[token] = value
+        return value
+
+
+_state: _Segmenter | None = None
+_runtime_words: dict[str, int | None] = {}
+_lock = threading.Lock()
+
+
+def _segmenter() -> _Segmenter:
+    state = _state
+    if state is None:
+        with _lock:
+            state = _state if _state is not None else _build()
+    return state
+
+
+def _build() -> _Segmenter:
+    # Caller holds _lock.
+    global _state
+    entries = _read_user_dict(_USERDICT) + list(_runtime_words.items())
+    _state = _Segmenter(entries)
+    return _state
+
+
+def load_user_words(words: Iterable[str]) -> int:
+    """Teach the tokenizer extra words (tag names) at runtime; returns how many
+    were new. Cheap when nothing is new; otherwise rebuilds (~0.1 s)."""
+    candidates = []
+    for word in words:
+        word = (word or "").strip()
+        # Words with spaces can never come out of the segmenter whole.
+        if word and len(word) <= 30 and not any(ch.isspace() for ch in word):
+            candidates.append(word)
+    if not candidates:
+        return 0
+    with _lock:
+        current = _state if _state is not None else _build()
+        new = [w for w in dict.fromkeys(candidates) if not current.knows(w)]
+        if not new:
+            return 0
+        for word in new:
+            _runtime_words[word] = None
+        _build()
+    return len(new)
+
+
+def idf(token: str) -> float:
+    """Estimated inverse document frequency of a (lowercased) token."""
+    return _segmenter().idf(token)
+
+
+def _strip_token(token: str) -> str:
+    token = token.strip()
+    # jieba keeps "." and "-" inside Latin runs ("Wi-Fi", "4.5"); at the edges
+    # they are sentence punctuation ("GPU." / "-R1").
+    return token.strip(".-_'\"") if token[:1] in ".-_'\"" or token[-1:] in ".-_'\"" else token
+
+
+def _is_word(token: str) -> bool:
+    return any(ch.isalnum() for ch in token)
+
+
+def _cut(text: str, seg: _Segmenter) -> list[str]:
+    """Surface tokens (original case), punctuation and whitespace dropped."""
+    if not text:
+        return []
+    text = text.translate(FULLWIDTH_TO_ASCII)
+    out = []
+    for raw in seg.jieba.cut(text):
+        token = _strip_token(raw)
+        if token and _is_word(token):
+            out.append(token)
+    return out
+
+
+def segment(text: str) -> list[str]:
+    """Words of ``text``: user dictionary applied, punctuation/whitespace
+    dropped, Latin lowercased (5G, 3nm, RTX4090 stay one token)."""
+    return [t.lower() for t in _cut(text, _segmenter())]
+
+
+def search_tokens(text: str) -> list[str]:
+    """What goes into the index and into queries: ``segment`` plus, for Chinese
+    words of 3+ characters, their dictionary sub-words (2 chars; 3 chars for
+    words of 4+), like jieba's cut_for_search — so 推理 finds 推理芯片; and the
+    parts of hyphenated Latin tokens, so deepseek finds deepseek-r1."""
+    seg = _segmenter()
+    has_word = seg.jieba.has_word
+    out: list[str] = []
+    for token in _cut(text, seg):
+        token = token.lower()
+        if len(token) >= 3 and _ALL_HAN_RE.match(token):
+            for n in (2, 3):
+                if len(token) > n:
+                    out.extend(sub for sub in (token[i : i + n] for i in range(len(token) - n + 1)) if has_word(sub))
+        elif "-" in token and token.isascii():
+            out.extend(part for part in token.split("-") if part)
+        out.append(token)
+    return out
+
+
+# --- keywords -------------------------------------------------------------------
+
+_STOPWORDS = frozenset(
+    """
+    的 了 在 是 和 与 及 等 也 都 就 将 被 把 对 从 到 为 以 而 之 其 该 此 这 那 有 个 上 下 中 内 外 后 前 或 并 但 又
+    我们 你们 他们 她们 它们 自己 这个 那个 这些 那些 一个 一些 一种 一款 一项 一次 没有 可以 已经 就是 还是 以及 或者
+    因为 所以 但是 如果 不过 而且 并且 其中 目前 表示 进行 通过 对于 关于 此外 同时 之后 之前 以上 以下 什么 如何 这样
+    那样 其他 其它 不会 不是 能够 可能 不断 非常 更加 很多 许多 主要 重要 以来 日前 近日 此次 本次 这次 来说 来看 表明
+    显示 认为 提供 包括 实现 相关 方面 问题 情况 需要 今天 昨天 今年 去年 明年 目前 现在 当前 已 未 还 更 最 很 再 才
+    年 月 日 时 分 记者 报道 消息 据悉 了解 据了解 获悉 文章 原文 标题 出处 来源 作者 编辑 责任编辑 微信 公众号 微信号
+    关注 转载 声明 点击 阅读 免责声明 版权 欢迎 添加 注明 本文 全文 图片 视频 网友 用户 大家 问题 今日 时间 数据 带来
+    成为 使用 采用 支持 推出 发布会 宣布 进一步 方式 领域 能力 方案 全新 首款 多个 其中 之一 以及 不仅 同比 环比
+    the a an of to in and or for with on is are be by as at from that this it its was were will can has have not but
+    which who what when where how you we they he she our your their more than also into about over new one two
+    """.split()
+)
+_NUMERIC_RE = re.compile(r"^[\d.,%+\-]+$")
+
+
+def _keyword_candidate(token: str) -> bool:
+    if len(token) < 2 or token in _STOPWORDS or _NUMERIC_RE.match(token):
+        return False
+    return not (token.isascii() and len(token) == 2 and token.isdigit())
+
+
+def _strip_markup(text: str) -> str:
+    if "<" in text and _TAG_RE.search(text):
+        from .sanitize import html_to_text
+
+        return html_to_text(text)
+    return text
+
+
+def keywords(text: str, top_k: int = 10) -> list[str]:
+    """Top words by TF × estimated IDF (stock dictionary frequencies; our user
+    words count as specific). HTML is stripped first so markup such as
+    ``<b class='flag-5'>`` never yields "class"/"flag", and mirror pinyin
+    ``系統(tǒng)`` never yields "tǒng" fragments. Returns the most common
+    surface form of each word ("NVIDIA", not "nvidia")."""
+    if not text or top_k <= 0:
+        return []
+    seg = _segmenter()
+    counts: Counter[str] = Counter()
+    surfaces: dict[str, Counter[str]] = {}
+    first_seen: dict[str, int] = {}
+    # Pinyin artifacts would otherwise surface as "sh", "ng", "gu" (CHINESE.md).
+    for position, surface in enumerate(_cut(strip_pinyin(_strip_markup(text)), seg)):
+        key = surface.lower()
+        if not _keyword_candidate(key):
+            continue
+        counts[key] += 1
+        surfaces.setdefault(key, Counter())[surface] += 1
+        first_seen.setdefault(key, position)
+    scored = sorted(counts, key=lambda k: (-counts[k] * seg.idf(k), first_seen[k]))
+    return [surfaces[k].most_common(1)[0][0] for k in scored[:top_k]]
