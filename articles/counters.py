@@ -28,6 +28,8 @@ PENDING_KEY = "nr:reads:pending"
 FLUSHING_KEY = "nr:reads:flushing"
 LAST_FLUSH_KEY = "nr:reads:last_flush"
 HOT_BUCKET_SECONDS = 3600
+# A bookmark says more than a read: it weighs this many reads in the hot buckets.
+BOOKMARK_WEIGHT = 3
 
 
 @lru_cache(maxsize=1)
@@ -63,6 +65,22 @@ def record_read(article_id: int, visitor: str) -> bool:
         return False
     _apply_reads({article_id: 1})
     return True
+
+
+def record_bookmark(article_id: int, delta: int) -> None:
+    """A bookmark added (+1) or removed (-1) moves the article in the hot lists.
+    The stored Article.bookmark_count is written by the bookmark service itself."""
+    client = redis_client()
+    if client is None:
+        return  # the database fallback ranks by the stored bookmark_count
+    try:
+        key = _hot_key(time.time())
+        pipe = client.pipeline()
+        pipe.zincrby(key, delta * BOOKMARK_WEIGHT, str(article_id))
+        pipe.expire(key, 8 * 86400 + HOT_BUCKET_SECONDS)
+        pipe.execute()
+    except Exception:
+        log.warning("redis unavailable for hot list; bookmark not weighed")
 
 
 def pending_reads(article_ids: list[int]) -> dict[int, int]:
@@ -139,7 +157,8 @@ def hot_article_ids(hours: int, limit: int = 10) -> list[int]:
             if not client.exists(dest):
                 client.zunionstore(dest, keys)
                 client.expire(dest, 60)
-            ids = [int(x) for x in client.zrevrange(dest, 0, limit * 3)]
+            # Only positive scores: a bookmark added then removed nets zero.
+            ids = [int(x) for x in client.zrevrangebyscore(dest, "+inf", "(0", start=0, num=limit * 3)]
             if ids:
                 return ids
         except Exception:

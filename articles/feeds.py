@@ -1,12 +1,15 @@
 """Outgoing RSS 2.0 / Atom feeds (Django syndication) with conditional GET."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.contrib.syndication.views import Feed
 from django.shortcuts import get_object_or_404
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 
 from articles import selectors
 from articles.models import Article, Tag
+from articles.search import SearchParams, filtered_search
 from feeds.models import Source
 
 FEED_SIZE = 30
@@ -102,24 +105,23 @@ class SourceFeed(_ArticleFeed):
 
 
 class SearchFeed(_ArticleFeed):
-    def get_object(self, request) -> str:
-        return request.GET.get("q", "").strip()[:100]
+    """/search/feed.xml?q=…, with the same filters as the search page (tag, source, since, until); newest first."""
 
-    def title(self, q: str) -> str:
-        return f"Newsroom · 搜索「{q}」"
+    def get_object(self, request) -> SearchParams:
+        return SearchParams.from_query_dict(request.GET)
 
-    def link(self, q: str) -> str:
-        from urllib.parse import quote
+    def title(self, params: SearchParams) -> str:
+        return f"Newsroom · 搜索「{params.q}」"
 
-        return f"/search/?q={quote(q)}"
+    def link(self, params: SearchParams) -> str:
+        return f"/search/?q={quote(params.q)}"
 
-    def description(self, q: str) -> str:
-        return f"搜索「{q}」的最新结果"
+    def description(self, params: SearchParams) -> str:
+        return f"搜索「{params.q}」的最新结果"
 
-    def items(self, q: str):
-        from articles.search import search_articles
-
-        if not q:
+    def items(self, params: SearchParams):
+        if not params.q:
             return []
-        qs = search_articles(q, Article.objects.published()).select_related("source").prefetch_related("tags")
-        return list(qs.order_by("-published_at")[:FEED_SIZE])
+        params.sort = "new"
+        qs = filtered_search(params).select_related("source").prefetch_related("tags").defer("search_text")
+        return list(qs[:FEED_SIZE])

@@ -23,7 +23,7 @@ from articles.tags import tag_get_or_create, tag_vocabulary
 from articles.text.attribution import extract_attribution
 from articles.text.normalize import normalize_html, normalize_title
 from articles.text.sanitize import clean_html, html_to_text, text_to_html
-from articles.text.simhash import hamming, simhash
+from articles.text.simhash import hamming, shingle_tokens, simhash
 from articles.text.spam import check_spam
 from articles.text.tagging import suggest_tags
 from articles.text.tokenizer import search_tokens
@@ -116,7 +116,9 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
 
     title_tokens = search_tokens(title)
     tokens = search_tokens(text)
-    hash_value = simhash(tokens) if len(tokens) >= 20 else None
+    # Shingles drop site chrome (openers, follow-us lines, disclaimers) so reposts hash alike.
+    shingles = shingle_tokens(text)
+    hash_value = simhash(shingles) if len(shingles) >= 20 else None
 
     tag_names: list[str] = list(source.default_tag_list)
     # Feed categories and page keywords: known tags by alias, plus a few short new ones.

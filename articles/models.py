@@ -200,3 +200,35 @@ class TagRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pattern} → {self.tag_name}"
+
+
+class Comment(models.Model):
+    """A reader's comment; replies are one level deep (a reply to a reply joins its thread)."""
+
+    class Status(models.TextChoices):
+        PUBLISHED = "published", "已发布"
+        PENDING = "pending", "待审核"
+        HIDDEN = "hidden", "已隐藏"
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="comments", verbose_name="文章")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments", verbose_name="用户")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies", verbose_name="回复"
+    )
+    body = models.TextField("内容", max_length=2000)
+    status = models.CharField("状态", max_length=12, choices=Status.choices, default=Status.PUBLISHED)
+    spam_score = models.FloatField("垃圾分", default=0.0)
+    moderation_note = models.CharField("审核说明", max_length=200, blank=True)
+    created_at = models.DateTimeField("发表时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "评论"
+        verbose_name_plural = "评论"
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["article", "status", "created_at"], name="comment_article_status"),
+            models.Index(fields=["status", "-created_at"], name="comment_status_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.body[:40]

@@ -1,66 +1,341 @@
 """Chinese full-text search.
 
-PostgreSQL: text segmented by our tokenizer, joined with spaces, stored in a
-`simple` tsvector (title weight A, body weight B) with a GIN index; queries are
-segmented the same way and every term must match (AND), ranked by ts_rank.
-SQLite (the embedded default): the same segmented text in `search_text`,
-matched term by term with LIKE — slower, same recall.
+PostgreSQL
+----------
+One `simple` tsvector per article (GIN-indexed, migration 0002), built here
+as a tsvector literal with explicit positions and weights (title A, body B).
+It holds two things:
+
+* **grams** — the recall layer. Every run of Han characters is stored as its
+  overlapping character bigrams at consecutive positions (推理芯片 → 推理:1
+  理芯:2 芯片:3) plus its last character as a unigram; every Latin/digit run
+  as one lowercased lexeme (plus its letter and digit parts: rtx5090 → rtx,
+  5090). A query word becomes a phrase of the same grams (英伟达 → 英伟 <-> 伟达),
+  so a Chinese word matches exactly where ``LIKE '%英伟达%'`` would —
+  whatever the segmenter did with the text around it (研究生|命 still has 生命).
+* **words** — what the project tokenizer (``search_tokens``) cut, title and
+  body. They make whole-word hits rank above substring hits.
+
+Queries are segmented with the same tokenizer: each word (or each quoted
+phrase, kept whole) must match (AND); a single Han character or a Latin word
+matches as a prefix (rtx → rtx5090). Ranked by ``ts_rank`` (title above body);
+matches are highlighted in Python (``highlight_words`` / ``search_snippet``).
+
+Known differences from LIKE (documented, tested): a Latin query matches from
+the start of a Latin word only (``idia`` does not find ``nvidia``); text past
+``MAX_INDEX_CHARS`` characters of a body is not indexed; PostgreSQL keeps at
+most 256 positions per lexeme, so a phrase whose only occurrence sits past the
+256th occurrence of one of its bigrams can be missed.
+
+SQLite (the embedded default)
+-----------------------------
+No tsvector: each query word is matched with LIKE (``icontains``) against the
+title and the stored body — the same recall as LIKE by construction, slower,
+ordered by date, no ranking. Fine for a demo-sized corpus.
 """
 from __future__ import annotations
 
-from django.conf import settings
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 
 from articles.models import Article
-from articles.text.tokenizer import search_tokens
+from articles.text.normalize import FULLWIDTH_TO_ASCII
+from articles.text.sanitize import html_to_text
+from articles.text.tokenizer import search_tokens, segment
+
+MAX_INDEX_CHARS = 60_000
+MAX_QUERY_CHARS = 100
+MAX_TERMS = 8
+_MAX_POSITION = 16_000  # PostgreSQL clamps positions at 16383: wrap before that, at a gap
+_MAX_POSITIONS_PER_LEXEME = 256  # PostgreSQL's own limit
+
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUN_RE = re.compile(rf"([{_HAN}]+)|([^\W_{_HAN}]+)")
+_HAN_CHAR_RE = re.compile(rf"[{_HAN}]")
+_ALNUM_PART_RE = re.compile(r"[^\W\d_]+|\d+")
+_PHRASE_RE = re.compile(r'"([^"]+)"|“([^”]+)”|「([^」]+)」|『([^』]+)』')
 
 
 def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+# --- grams ---------------------------------------------------------------------
+
+
+def _runs(text: str):
+    """(run, is_han, joined): joined means only whitespace (or nothing) separates
+    the run from the previous one, so a phrase may continue across it."""
+    text = text.translate(FULLWIDTH_TO_ASCII).lower()
+    last_end = 0
+    for m in _RUN_RE.finditer(text):
+        between = text[last_end : m.start()]
+        yield m.group(), m.group(1) is not None, (not between or between.isspace())
+        last_end = m.end()
+
+
+def _gram_entries(text: str, start: int, weight: str) -> tuple[list[tuple[str, int, str]], int]:
+    """Index grams of ``text`` from position ``start``; returns them and the next free position."""
+    out: list[tuple[str, int, str]] = []
+    pos = start
+    for run, is_han, joined in _runs(text):
+        if not joined:
+            pos += 1  # a gap: phrases never match across punctuation
+            if pos + len(run) > _MAX_POSITION:
+                pos = 1
+        elif pos + len(run) > _MAX_POSITION + 300:
+            pos = 1
+        if is_han:
+            if len(run) == 1:
+                out.append((run, pos, weight))
+                pos += 1
+                continue
+            for i in range(len(run) - 1):
+                out.append((run[i : i + 2], min(pos + i, _MAX_POSITION + 383), weight))
+            out.append((run[-1], min(pos + len(run) - 2, _MAX_POSITION + 383), weight))
+            pos += len(run) - 1
+        else:
+            out.append((run, pos, weight))
+            parts = _ALNUM_PART_RE.findall(run)
+            if len(parts) > 1:
+                out.extend((part, pos, weight) for part in parts)
+            pos += 1
+    return out, pos
+
+
+def _quote(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _tsvector_literal(entries: list[tuple[str, int, str]]) -> str:
+    by_lexeme: dict[str, dict[int, str]] = {}
+    for lexeme, pos, weight in entries:
+        positions = by_lexeme.setdefault(lexeme, {})
+        if pos not in positions and len(positions) < _MAX_POSITIONS_PER_LEXEME:
+            positions[pos] = weight
+    return " ".join(
+        _quote(lexeme) + ":" + ",".join(f"{p}{w}" for p, w in sorted(positions.items()))
+        for lexeme, positions in by_lexeme.items()
+    )
+
+
+def build_vector(*, title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> str:
+    """The tsvector literal for an article (see the module docstring)."""
+    entries, pos = _gram_entries(title, 1, "A")
+    body_entries, pos = _gram_entries(body_text[:MAX_INDEX_CHARS], pos + 2, "B")
+    entries += body_entries
+    pos += 2
+    for weight, tokens in (("A", title_tokens), ("B", body_tokens)):
+        for token in tokens:
+            if token:
+                entries.append((token, min(pos, 16383), weight))
+                pos += 1
+    return _tsvector_literal(entries)
+
+
 def index_article(article: Article, *, title_tokens: list[str], body_tokens: list[str]) -> None:
+    """Store the search text (and on PostgreSQL the tsvector) of a stored article."""
     title_text = " ".join(title_tokens)
     body_text = " ".join(body_tokens)
-    search_text = f"{title_text} {body_text}"
-    Article.objects.filter(pk=article.pk).update(search_text=search_text)
+    Article.objects.filter(pk=article.pk).update(search_text=f"{title_text} {body_text}")
     if _is_postgres():
+        vector = build_vector(
+            title=article.title, body_text=html_to_text(article.body or article.summary or ""),
+            title_tokens=title_tokens, body_tokens=body_tokens,
+        )
         with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE articles_article SET search_vector = "
-                "setweight(to_tsvector('simple', %s), 'A') || setweight(to_tsvector('simple', %s), 'B') "
-                "WHERE id = %s",
-                [title_text, body_text, article.pk],
-            )
+            cursor.execute("UPDATE articles_article SET search_vector = %s::tsvector WHERE id = %s", [vector, article.pk])
+
+
+def reindex(article: Article) -> None:
+    """Index an article from its stored fields (tests, backfills)."""
+    text = html_to_text(article.body or article.summary or "")
+    index_article(article, title_tokens=search_tokens(article.title), body_tokens=search_tokens(text))
+
+
+def reindex_all(batch: int = 500) -> int:
+    """Rebuild every article's search vector (after a change to this module)."""
+    done = 0
+    last_id = 0
+    while True:
+        rows = list(Article.objects.filter(pk__gt=last_id).order_by("pk").only("id", "title", "body", "summary")[:batch])
+        if not rows:
+            return done
+        for article in rows:
+            reindex(article)
+        done += len(rows)
+        last_id = rows[-1].pk
+
+
+# --- queries -------------------------------------------------------------------
+
+
+@dataclass
+class ParsedQuery:
+    terms: list[str] = field(default_factory=list)  # what must match: words and quoted phrases
+    words: list[str] = field(default_factory=list)  # segmented words, for ranking
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+    @property
+    def highlight(self) -> list[str]:
+        return self.terms
+
+
+def parse_query(q: str) -> ParsedQuery:
+    """Quoted phrases stay whole; everything else is segmented by the project tokenizer."""
+    q = (q or "")[:MAX_QUERY_CHARS]
+    parsed = ParsedQuery()
+    phrases = [next(g for g in m.groups() if g is not None).strip() for m in _PHRASE_RE.finditer(q)]
+    rest = _PHRASE_RE.sub(" ", q)
+    for phrase in phrases:
+        if any(True for _ in _runs(phrase)) and phrase not in parsed.terms:
+            parsed.terms.append(phrase)
+    for chunk in rest.split():
+        words = [w for w in segment(chunk) if any(True for _ in _runs(w))]
+        # A lone particle (的, 和) next to real words narrows nothing worth a prefix scan.
+        if any(len(w) > 1 for w in words):
+            words = [w for w in words if not (len(w) == 1 and _HAN_CHAR_RE.match(w))]
+        for word in words:
+            if word not in parsed.terms:
+                parsed.terms.append(word)
+    parsed.terms = parsed.terms[:MAX_TERMS]
+    for term in parsed.terms:
+        for word in search_tokens(term):
+            if word not in parsed.words:
+                parsed.words.append(word)
+    return parsed
 
 
 def query_terms(q: str) -> list[str]:
-    seen: list[str] = []
-    for token in search_tokens(q):
-        if token not in seen:
-            seen.append(token)
-    return seen[:12]
+    """The words a result page highlights."""
+    return parse_query(q).terms
 
 
-def _tsquery(terms: list[str]) -> str:
-    # Each term quoted as a lexeme; tokens never contain quotes after escaping.
-    return " & ".join("'" + t.replace("'", "''").replace("\\", "") + "'" for t in terms)
+def _term_tsquery(term: str) -> str:
+    """A phrase of grams that matches exactly where the term's text occurs."""
+    operands: list[tuple[int, str]] = []
+    pos = 0
+    for run, is_han, joined in _runs(term):
+        if operands and not joined:
+            pos += 1
+        if is_han and len(run) > 1:
+            operands.extend((pos + i, _quote(run[i : i + 2])) for i in range(len(run) - 1))
+            pos += len(run) - 1
+        else:
+            operands.append((pos, _quote(run) + ":*"))
+            pos += 1
+    expr = ""
+    last = 0
+    for i, (p, operand) in enumerate(operands):
+        expr = operand if i == 0 else f"{expr} <{p - last}> {operand}"
+        last = p
+    return f"({expr})" if expr else ""
 
 
-def search_articles(q: str, base: QuerySet | None = None) -> QuerySet:
-    terms = query_terms(q)
+def to_tsquery(parsed: ParsedQuery) -> str:
+    return " & ".join(filter(None, (_term_tsquery(t) for t in parsed.terms)))
+
+
+def _rank_tsquery(parsed: ParsedQuery, match: str) -> str:
+    words = " | ".join(_quote(w) for w in parsed.words)
+    return f"({match}) | ({words})" if words else match
+
+
+def search_articles(q: str | ParsedQuery, base: QuerySet | None = None) -> QuerySet:
+    """Published articles matching every term, best first (PostgreSQL: ts_rank)."""
+    parsed = q if isinstance(q, ParsedQuery) else parse_query(q)
     qs = base if base is not None else Article.objects.published()
-    if not terms:
+    if not parsed:
         return qs.none()
     if _is_postgres():
-        query = SearchQuery(_tsquery(terms), search_type="raw", config="simple")
+        match = to_tsquery(parsed)
+        if not match:
+            return qs.none()
+        query = SearchQuery(match, search_type="raw", config="simple")
+        rank_query = SearchQuery(_rank_tsquery(parsed, match), search_type="raw", config="simple")
         return (
             qs.filter(search_vector=query)
-            .annotate(rank=SearchRank(F("search_vector"), query))
-            .order_by("-rank", "-published_at")
+            .annotate(rank=SearchRank(F("search_vector"), rank_query))
+            .order_by("-rank", "-published_at", "-id")
         )
-    for term in terms:
-        qs = qs.filter(search_text__icontains=term)
-    return qs.order_by("-published_at")
+    for term in parsed.terms:
+        qs = qs.filter(Q(title__icontains=term) | Q(body__icontains=term))
+    return qs.order_by("-published_at", "-id")
+
+
+# --- the search form: query + filters --------------------------------------------
+
+
+class SearchForm(forms.Form):
+    SORTS = (("rank", "相关度"), ("new", "最新"))
+
+    q = forms.CharField(label="关键词", required=False, max_length=MAX_QUERY_CHARS, strip=True)
+    tag = forms.CharField(label="标签", required=False, max_length=100)
+    source = forms.CharField(label="来源", required=False, max_length=200)
+    since = forms.DateField(label="起始日期", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="截止日期", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    sort = forms.ChoiceField(label="排序", required=False, choices=SORTS)
+
+    def clean_q(self) -> str:
+        return (self.cleaned_data.get("q") or "")[:MAX_QUERY_CHARS]
+
+
+@dataclass
+class SearchParams:
+    q: str = ""
+    tag: str = ""
+    source: str = ""
+    since: date | None = None
+    until: date | None = None
+    sort: str = "rank"
+
+    @classmethod
+    def from_query_dict(cls, data) -> "SearchParams":
+        """Invalid filters (a malformed date) are dropped, never an error page."""
+        form = SearchForm(data)
+        form.is_valid()
+        clean = {k: v for k, v in form.cleaned_data.items() if k not in form.errors}
+        if data.get("q") and "q" not in clean:
+            clean["q"] = str(data.get("q"))[:MAX_QUERY_CHARS].strip()
+        return cls(
+            q=clean.get("q") or "",
+            tag=clean.get("tag") or "",
+            source=clean.get("source") or "",
+            since=clean.get("since"),
+            until=clean.get("until"),
+            sort=clean.get("sort") or "rank",
+        )
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.tag or self.source or self.since or self.until)
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def filtered_search(params: SearchParams, base: QuerySet | None = None) -> QuerySet:
+    """Search with the tag / source / date filters applied (all optional)."""
+    qs = base if base is not None else Article.objects.published()
+    if params.tag:
+        qs = qs.filter(tags__slug=params.tag)
+    if params.source:
+        qs = qs.filter(source__slug=params.source)
+    if params.since:
+        qs = qs.filter(published_at__gte=_day_start(params.since))
+    if params.until:
+        qs = qs.filter(published_at__lt=_day_start(params.until + timedelta(days=1)))
+    results = search_articles(params.q, qs)
+    if params.sort == "new":
+        results = results.order_by("-published_at", "-id")
+    return results

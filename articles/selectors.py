@@ -1,9 +1,10 @@
 """Reads: what pages and feeds show, with their joins built in."""
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from articles.models import Article, Bookmark, Tag, TagFollow
+from articles import counters
+from articles.models import Article, Bookmark, Comment, RelatedArticle, SourceFollow, Tag, TagFollow, TaggedArticle
 from articles.text.urls import url_hash
 
 
@@ -24,10 +25,78 @@ def article_list(base: QuerySet | None = None) -> QuerySet:
     return qs.published().filter(story__isnull=True).for_list().order_by("-pinned", "-published_at", "-id")
 
 
+def with_pending_reads(articles) -> list:
+    """Set ``read_total`` = stored read count + reads still waiting in Redis (one HMGET)."""
+    articles = list(articles)
+    pending = counters.pending_reads([a.pk for a in articles])
+    for a in articles:
+        a.read_total = a.read_count + pending.get(a.pk, 0)
+    return articles
+
+
+def hot_articles(hours: int, limit: int = 10, *, cards: bool = False) -> list[Article]:
+    """热点推荐: hottest by reads (+ bookmarks) in the window; stored read counts when the window is quiet.
+    ``cards``: full list cards (source and tags joined); else just titles for a sidebar."""
+    ids = counters.hot_article_ids(hours, limit)
+    qs = Article.objects.published().filter(pk__in=ids)
+    qs = qs.for_list() if cards else qs.only("id", "title", "read_count", "published_at")
+    by_id = {a.pk: a for a in qs}
+    hot = [by_id[i] for i in ids if i in by_id][:limit]
+    if not hot:
+        fallback = article_list().order_by("-read_count", "-bookmark_count", "-published_at")
+        if not cards:
+            fallback = fallback.prefetch_related(None).select_related(None).only("id", "title", "read_count", "published_at")
+        hot = list(fallback[:limit])
+    return with_pending_reads(hot)
+
+
+def related_for(article: Article, limit: int = 6) -> list[RelatedArticle]:
+    links = list(
+        RelatedArticle.objects.filter(article=article, related__status=Article.Status.PUBLISHED)
+        .select_related("related")
+        .defer("related__body", "related__search_text", "related__search_vector")
+        .order_by("-score", "-related_id")[:limit]
+    )
+    with_pending_reads([link.related for link in links])
+    return links
+
+
+def also_reported(article: Article, limit: int = 10) -> list[Article]:
+    """Other articles of the same story (reposts and the original)."""
+    root_id = article.story_id or article.pk
+    return list(
+        Article.objects.published()
+        .filter(Q(pk=root_id) | Q(story_id=root_id))
+        .exclude(pk=article.pk)
+        .select_related("source")
+        .only("id", "title", "url", "source__name", "source__slug")[:limit]
+    )
+
+
+def comment_threads(article: Article, limit: int = 100) -> list[Comment]:
+    """Published top-level comments, oldest first, each with its published replies (2 queries)."""
+    replies = Comment.objects.filter(status=Comment.Status.PUBLISHED).select_related("user").order_by("created_at", "id")
+    return list(
+        Comment.objects.filter(article=article, parent__isnull=True, status=Comment.Status.PUBLISHED)
+        .select_related("user")
+        .prefetch_related(Prefetch("replies", queryset=replies))
+        .order_by("created_at", "id")[:limit]
+    )
+
+
 def followed_tag_ids(user) -> set[int]:
     if not user.is_authenticated:
         return set()
     return set(TagFollow.objects.filter(user=user).values_list("tag_id", flat=True))
+
+
+def followed_source_ids(user, source_ids: list[int] | None = None) -> set[int]:
+    if not user.is_authenticated:
+        return set()
+    qs = SourceFollow.objects.filter(user=user)
+    if source_ids is not None:
+        qs = qs.filter(source_id__in=source_ids)
+    return set(qs.values_list("source_id", flat=True))
 
 
 def bookmarked_ids(user, article_ids: list[int]) -> set[int]:
@@ -37,13 +106,37 @@ def bookmarked_ids(user, article_ids: list[int]) -> set[int]:
 
 
 def stream_for(user) -> QuerySet:
-    from articles.models import SourceFollow
+    """/me/: articles from followed tags and sources, newest first (subqueries, no DISTINCT)."""
+    followed_tags = TagFollow.objects.filter(user=user).values("tag_id")
+    followed_sources = SourceFollow.objects.filter(user=user).values("source_id")
+    tagged = TaggedArticle.objects.filter(tag_id__in=followed_tags).values("content_object_id")
+    return article_list(Article.objects.filter(Q(pk__in=tagged) | Q(source_id__in=followed_sources)))
 
-    tag_ids = list(TagFollow.objects.filter(user=user).values_list("tag_id", flat=True))
-    source_ids = list(SourceFollow.objects.filter(user=user).values_list("source_id", flat=True))
-    from django.db.models import Q
 
-    return article_list(Article.objects.filter(Q(tags__in=tag_ids) | Q(source_id__in=source_ids)).distinct())
+def bookmarks_for(user) -> QuerySet:
+    """/me/bookmarks/: newest bookmark first."""
+    return (
+        Article.objects.published()
+        .filter(bookmarks__user=user)
+        .for_list()
+        .order_by("-bookmarks__created_at", "-id")
+    )
+
+
+def followed_tags(user) -> QuerySet:
+    return Tag.objects.filter(follows__user=user).order_by("name")
+
+
+def followed_sources(user) -> QuerySet:
+    from feeds.models import Source
+
+    return Source.objects.filter(follows__user=user).only("id", "name", "slug", "followers_count").order_by("name")
+
+
+def source_options(limit: int = 200) -> QuerySet:
+    from feeds.models import Source
+
+    return Source.objects.filter(active=True).only("id", "name", "slug").order_by("-article_count", "name")[:limit]
 
 
 def popular_tags(limit: int = 30) -> QuerySet:

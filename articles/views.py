@@ -1,66 +1,58 @@
-"""Reader pages: thin views, queries from selectors, stored counts only."""
+"""Reader pages: thin views, queries from selectors, writes in services, stored counts only."""
 from __future__ import annotations
 
-import hashlib
+import secrets
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from articles import counters, selectors
-from articles.models import Article, Bookmark, RelatedArticle, Tag
+from articles.comments import comment_create
+from articles.interactions import bookmark_add, bookmark_remove, source_follow, source_unfollow
+from articles.models import Article, Tag
+from articles.search import SearchParams, filtered_search, parse_query
 from articles.tags import tag_follow, tag_unfollow
 from feeds.models import Source
+from newsroom.ratelimit import ratelimit
 
 PAGE_SIZE = 20
+VISITOR_COOKIE = "nr_vid"
+HOT_WINDOWS = {"24h": 24, "7d": 24 * 7}
 
 
 def _page(request: HttpRequest, qs, size: int = PAGE_SIZE):
+    """Stable ?page=N URLs; anything else (page=0, page=x, past the end) is a 404."""
     paginator = Paginator(qs, size)
-    try:
-        number = int(request.GET.get("page", "1"))
-    except ValueError:
+    raw = request.GET.get("page", "1")
+    if not raw.isdigit():
         raise Http404("页码无效")
+    number = int(raw)
     if number < 1 or (number > paginator.num_pages and number != 1):
         raise Http404("没有这一页")
     return paginator.page(number)
 
 
-def _visitor(request: HttpRequest) -> str:
-    if request.user.is_authenticated:
-        return f"u{request.user.pk}"
-    if not request.session.session_key:
-        request.session.save()
-    return "s" + hashlib.sha1(request.session.session_key.encode()).hexdigest()[:16]
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    nxt = request.POST.get("next") or request.GET.get("next") or request.META.get("HTTP_REFERER") or fallback
+    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return fallback
+    return nxt
 
 
-def _with_pending_reads(articles) -> None:
-    pending = counters.pending_reads([a.pk for a in articles])
-    for a in articles:
-        a.read_total = a.read_count + pending.get(a.pk, 0)
-
-
-def _hot(hours: int, limit: int = 10) -> list[Article]:
-    ids = counters.hot_article_ids(hours, limit)
-    by_id = {a.pk: a for a in Article.objects.published().filter(pk__in=ids).select_related("source").defer("body", "search_text")}
-    hot = [by_id[i] for i in ids if i in by_id][:limit]
-    if not hot:
-        hot = list(selectors.article_list().order_by("-read_count", "-published_at")[:limit])
-    _with_pending_reads(hot)
-    return hot
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
 
 
 def _list_context(request: HttpRequest, page) -> dict:
-    items = list(page.object_list)
-    _with_pending_reads(items)
+    items = selectors.with_pending_reads(page.object_list)
     return {
         "page_obj": page,
         "articles": items,
@@ -69,55 +61,23 @@ def _list_context(request: HttpRequest, page) -> dict:
     }
 
 
+# --- lists ---------------------------------------------------------------------
+
+
 def home(request: HttpRequest) -> HttpResponse:
-    page = _page(request, selectors.article_list())
-    ctx = _list_context(request, page)
-    ctx.update(hot=_hot(24), popular_tags=selectors.popular_tags(20))
+    ctx = _list_context(request, _page(request, selectors.article_list()))
+    ctx.update(hot=selectors.hot_articles(24), popular_tags=selectors.popular_tags(20))
     return render(request, "articles/home.html", ctx)
 
 
 def hot(request: HttpRequest) -> HttpResponse:
     window = request.GET.get("window", "24h")
-    hours = {"24h": 24, "7d": 24 * 7}.get(window)
-    if hours is None:
+    if window not in HOT_WINDOWS:
         raise Http404("无效的时间窗口")
-    return render(request, "articles/hot.html", {"hot": _hot(hours, 30), "window": window})
-
-
-def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    article = get_object_or_404(
-        Article.objects.select_related("source").prefetch_related("tags"),
-        pk=pk,
-    )
-    if article.status != Article.Status.PUBLISHED and not request.user.is_staff:
-        raise Http404("文章不存在或已下线")
-    counters.record_read(article.pk, _visitor(request))
-    _with_pending_reads([article])
-    tags = list(article.tags.all())
-    related = list(
-        RelatedArticle.objects.filter(article=article, related__status=Article.Status.PUBLISHED)
-        .select_related("related", "related__source")
-        .order_by("-score")[:6]
-    )
-    _with_pending_reads([r.related for r in related])
-    root_id = article.story_id or article.pk
-    also = list(
-        Article.objects.published()
-        .filter(Q(pk=root_id) | Q(story_id=root_id))
-        .exclude(pk=article.pk)
-        .select_related("source")
-        .only("id", "title", "url", "source__name", "source__slug")[:10]
-    )
-    followed = selectors.followed_tag_ids(request.user)
-    bookmarked = bool(selectors.bookmarked_ids(request.user, [article.pk]))
-    return render(request, "articles/detail.html", {
-        "article": article,
-        "tags": tags,
-        "related": related,
-        "also_reported": also,
-        "hot": _hot(24, 8),
-        "followed": followed,
-        "is_bookmarked": bookmarked,
+    return render(request, "articles/hot.html", {
+        "articles": selectors.hot_articles(HOT_WINDOWS[window], 30, cards=True),
+        "window": window,
+        "windows": [("24h", "24 小时"), ("7d", "7 天")],
     })
 
 
@@ -130,102 +90,160 @@ def tag_list(request: HttpRequest) -> HttpResponse:
 
 def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tag = get_object_or_404(Tag, slug=slug)
-    page = _page(request, selectors.article_list(Article.objects.filter(tags=tag)))
-    ctx = _list_context(request, page)
+    ctx = _list_context(request, _page(request, selectors.article_list(Article.objects.filter(tags=tag))))
     ctx.update(tag=tag)
     return render(request, "articles/tag_detail.html", ctx)
 
 
 def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
     source = get_object_or_404(Source, slug=slug)
-    page = _page(request, selectors.article_list(Article.objects.filter(source=source)))
-    ctx = _list_context(request, page)
-    ctx.update(source=source)
+    ctx = _list_context(request, _page(request, selectors.article_list(Article.objects.filter(source=source))))
+    ctx.update(source=source, source_followed=bool(selectors.followed_source_ids(request.user, [source.pk])))
     return render(request, "articles/source_detail.html", ctx)
 
 
-def _back(request: HttpRequest, fallback: str) -> HttpResponse:
-    nxt = request.POST.get("next") or request.META.get("HTTP_REFERER") or fallback
-    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        nxt = fallback
-    return redirect(nxt)
+# --- the article page ------------------------------------------------------------
 
 
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
+def _visitor(request: HttpRequest) -> tuple[str, str | None]:
+    """Who is reading, for one-read-per-window: the user, else a first-party
+    visitor cookie (no session row per anonymous reader). Returns the id and
+    a new cookie value to set, if any."""
+    if request.user.is_authenticated:
+        return f"u{request.user.pk}", None
+    vid = request.COOKIES.get(VISITOR_COOKIE, "")
+    if len(vid) == 22 and vid.replace("-", "").replace("_", "").isalnum():
+        return f"v{vid}", None
+    vid = secrets.token_urlsafe(16)
+    return f"v{vid}", vid
+
+
+def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    article = get_object_or_404(Article.objects.select_related("source").prefetch_related("tags"), pk=pk)
+    if article.status != Article.Status.PUBLISHED and not request.user.is_staff:
+        raise Http404("文章不存在或已下线")
+    visitor, new_cookie = _visitor(request)
+    counters.record_read(article.pk, visitor)
+    selectors.with_pending_reads([article])
+    response = render(request, "articles/detail.html", {
+        "article": article,
+        "tags": list(article.tags.all()),
+        "related": selectors.related_for(article),
+        "also_reported": selectors.also_reported(article),
+        "hot": selectors.hot_articles(24, 8),
+        "followed": selectors.followed_tag_ids(request.user),
+        "source_followed": bool(selectors.followed_source_ids(request.user, [article.source_id])),
+        "is_bookmarked": bool(selectors.bookmarked_ids(request.user, [article.pk])),
+        "comments": selectors.comment_threads(article),
+    })
+    if new_cookie:
+        response.set_cookie(VISITOR_COOKIE, new_cookie, max_age=365 * 86400, httponly=True, samesite="Lax",
+                            secure=request.is_secure())
+    return response
 
 
 @require_POST
 @login_required
+@ratelimit("comment", limit=5, window_seconds=60)
+def comment_post(request: HttpRequest, pk: int) -> HttpResponse:
+    article = get_object_or_404(Article.objects.published(), pk=pk)
+    parent = request.POST.get("parent", "")
+    try:
+        comment = comment_create(
+            user=request.user, article=article, body=request.POST.get("body", ""),
+            parent_id=int(parent) if parent.isdigit() else None,
+        )
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect(f"{article.get_absolute_url()}#comments")
+    if comment.status == comment.Status.PUBLISHED:
+        messages.success(request, "评论已发表")
+        return redirect(f"{article.get_absolute_url()}#c{comment.pk}")
+    messages.info(request, "评论已提交，等待编辑审核后显示")
+    return redirect(f"{article.get_absolute_url()}#comments")
+
+
+# --- follows and bookmarks (work with and without JavaScript) ---------------------
+
+
+@require_POST
+@login_required
+@ratelimit("toggle", limit=60, window_seconds=60)
 def tag_follow_toggle(request: HttpRequest, slug: str) -> HttpResponse:
     tag = get_object_or_404(Tag, slug=slug)
-    if request.POST.get("action") == "unfollow":
-        tag_unfollow(user=request.user, tag=tag)
-        following = False
-    else:
-        tag_follow(user=request.user, tag=tag)
-        following = True
-    tag.refresh_from_db(fields=["followers_count"])
+    following = request.POST.get("action") != "unfollow"
+    (tag_follow if following else tag_unfollow)(user=request.user, tag=tag)
     if _wants_json(request):
+        tag.refresh_from_db(fields=["followers_count"])
         return JsonResponse({"following": following, "followers": tag.followers_count})
-    return _back(request, tag.get_absolute_url())
+    return redirect(_safe_next(request, tag.get_absolute_url()))
 
 
 @require_POST
 @login_required
+@ratelimit("toggle", limit=60, window_seconds=60)
+def source_follow_toggle(request: HttpRequest, slug: str) -> HttpResponse:
+    source = get_object_or_404(Source, slug=slug)
+    following = request.POST.get("action") != "unfollow"
+    (source_follow if following else source_unfollow)(user=request.user, source=source)
+    if _wants_json(request):
+        source.refresh_from_db(fields=["followers_count"])
+        return JsonResponse({"following": following, "followers": source.followers_count})
+    return redirect(_safe_next(request, source.get_absolute_url()))
+
+
+@require_POST
+@login_required
+@ratelimit("toggle", limit=60, window_seconds=60)
 def bookmark_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     article = get_object_or_404(Article.objects.published(), pk=pk)
-    with transaction.atomic():
-        if request.POST.get("action") == "remove":
-            deleted, _ = Bookmark.objects.filter(user=request.user, article=article).delete()
-            if deleted:
-                Article.objects.filter(pk=pk, bookmark_count__gt=0).update(bookmark_count=F("bookmark_count") - 1)
-            bookmarked = False
-        else:
-            _, created = Bookmark.objects.get_or_create(user=request.user, article=article)
-            if created:
-                Article.objects.filter(pk=pk).update(bookmark_count=F("bookmark_count") + 1)
-            bookmarked = True
-    article.refresh_from_db(fields=["bookmark_count"])
+    bookmarked = request.POST.get("action") != "remove"
+    (bookmark_add if bookmarked else bookmark_remove)(user=request.user, article=article)
     if _wants_json(request):
+        article.refresh_from_db(fields=["bookmark_count"])
         return JsonResponse({"bookmarked": bookmarked, "bookmarks": article.bookmark_count})
-    return _back(request, article.get_absolute_url())
+    return redirect(_safe_next(request, article.get_absolute_url()))
 
 
 @login_required
 def me(request: HttpRequest) -> HttpResponse:
-    page = _page(request, selectors.stream_for(request.user))
-    ctx = _list_context(request, page)
-    ctx["followed_tags"] = Tag.objects.filter(follows__user=request.user).order_by("name")
+    ctx = _list_context(request, _page(request, selectors.stream_for(request.user)))
+    ctx.update(followed_tags=selectors.followed_tags(request.user), followed_sources=selectors.followed_sources(request.user))
     return render(request, "articles/me.html", ctx)
 
 
 @login_required
 def my_bookmarks(request: HttpRequest) -> HttpResponse:
-    qs = Article.objects.published().filter(bookmarks__user=request.user).for_list().order_by("-bookmarks__created_at")
-    page = _page(request, qs)
-    return render(request, "articles/bookmarks.html", _list_context(request, page))
+    return render(request, "articles/bookmarks.html", _list_context(request, _page(request, selectors.bookmarks_for(request.user))))
 
 
+@ratelimit("signup", limit=5, window_seconds=3600)
 def signup(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        form = UserCreationForm(request.POST)
-        if form.is_valid():
-            user = form.save()
-            login(request, user)
-            messages.success(request, "注册成功，欢迎！")
-            return redirect(request.GET.get("next") or "/")
-    else:
-        form = UserCreationForm()
-    return render(request, "registration/signup.html", {"form": form})
+    if request.user.is_authenticated:
+        return redirect("/")
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        login(request, form.save())
+        messages.success(request, "注册成功，欢迎！")
+        nxt = request.GET.get("next", "/")
+        return redirect(nxt if url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}) else "/")
+    return render(request, "registration/signup.html", {"form": form, "next": request.GET.get("next", "")})
+
+
+# --- search --------------------------------------------------------------------
 
 
 def search(request: HttpRequest) -> HttpResponse:
-    from articles.search import query_terms, search_articles
-
-    q = request.GET.get("q", "").strip()[:100]
-    results = search_articles(q, Article.objects.published()).select_related("source").prefetch_related("tags") if q else Article.objects.none()
-    page = _page(request, results)
-    ctx = _list_context(request, page)
-    ctx.update(q=q, terms=query_terms(q) if q else [])
+    params = SearchParams.from_query_dict(request.GET)
+    parsed = parse_query(params.q)
+    if parsed:
+        results = filtered_search(params).select_related("source").prefetch_related("tags").defer("search_text")
+    else:
+        results = Article.objects.none()
+    ctx = _list_context(request, _page(request, results))
+    ctx.update(q=params.q, params=params, terms=parsed.highlight,
+               tag_options=selectors.popular_tags(30),
+               source_options=selectors.source_options(),
+               filter_tag=Tag.objects.filter(slug=params.tag).first() if params.tag else None,
+               filter_source=Source.objects.filter(slug=params.source).only("name", "slug").first() if params.source else None)
     return render(request, "articles/search.html", ctx)

@@ -61,6 +61,11 @@ class Source(models.Model):
     last_error_kind = models.CharField("错误类型", max_length=40, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     entries_per_day = models.FloatField("每日条目", default=0.0)
+    # Server caching hints from the last response (Cache-Control max-age / Retry-After), in seconds.
+    server_min_interval = models.PositiveIntegerField("服务器建议间隔(秒)", null=True, blank=True)
+    # Set when the source crosses FAILING_AFTER consecutive errors; cleared by the next success.
+    # The source stays on the schedule (capped backoff): editors decide whether to disable it.
+    flagged_at = models.DateTimeField("标记为需处理", null=True, blank=True, db_index=True)
     article_count = models.PositiveIntegerField("文章数", default=0)
     followers_count = models.PositiveIntegerField("关注", default=0)
 

@@ -11,7 +11,9 @@ log = logging.getLogger(__name__)
 
 @shared_task(acks_late=True, soft_time_limit=120, time_limit=180, max_retries=0)
 def fetch_source(source_id: int) -> dict | None:
-    """Thin: load the row, call the service. The service records every failure on the source."""
+    """Thin: load the row, call the service. The service records every failure on the source
+    and sets its next fetch, so there is nothing to retry here. Safe to run twice (a worker
+    killed mid-way redelivers it): ingest is an upsert on (source, guid)."""
     outcome = source_fetch_by_id(source_id)
     if outcome is None:
         return None
@@ -21,6 +23,8 @@ def fetch_source(source_id: int) -> dict | None:
 
 @shared_task(acks_late=True, soft_time_limit=30, time_limit=60)
 def schedule_due_sources() -> int:
+    """Lease due sources (committed before we enqueue) and queue one fetch each. If the broker
+    or a worker loses a message, the lease expires and a later tick picks the source again."""
     ids = sources_lease_due()
     for sid in ids:
         fetch_source.delay(sid)

@@ -9,7 +9,7 @@ from newsroom import metrics
 
 
 class RequestMetricsMiddleware:
-    """Request latency by view name, for /metrics."""
+    """Request latency and status class by view name, for /metrics."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -18,8 +18,10 @@ class RequestMetricsMiddleware:
         start = time.perf_counter()
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
+        # View names, never raw paths: label cardinality stays bounded.
         view = (match.view_name if match else "") or "unmatched"
         metrics.REQUEST_LATENCY.labels(view=view, method=request.method).observe(time.perf_counter() - start)
+        metrics.RESPONSES.labels(view=view, status=f"{response.status_code // 100}xx").inc()
         return response
 
 
@@ -40,4 +42,5 @@ class SecurityHeadersMiddleware:
         response.headers.setdefault("Content-Security-Policy", self.CSP)
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         return response

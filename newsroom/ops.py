@@ -1,22 +1,55 @@
-"""/healthz (readiness: database, broker, cache; ?live=1 for liveness) and /metrics."""
+"""/healthz (readiness: database, broker, cache; ?live=1 for liveness) and /metrics.
+
+Readiness never hangs: each dependency is probed with its own short
+connect/read timeouts, all probes run at once, and whatever has not answered
+after HEALTHZ_TIMEOUT seconds counts as down (503), so a load balancer takes
+the instance out quickly when PostgreSQL or Redis is gone or stuck.
+"""
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.urls import path
 from django.views.decorators.cache import never_cache
 
 from newsroom import metrics
 
+HEALTHZ_TIMEOUT = 2.5  # seconds for the whole readiness answer
+PROBE_TIMEOUT = 2  # connect / statement timeout of each probe
+_probes = ThreadPoolExecutor(max_workers=8, thread_name_prefix="healthz")
+
 
 def _check_db() -> str:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        if connection.vendor == "postgresql":
+            # A fresh connection with its own timeouts: the probe measures whether a new
+            # request could get a connection, and never leaves a broken one behind.
+            import psycopg
+
+            db = connection.settings_dict
+            with psycopg.connect(
+                dbname=db["NAME"], user=db.get("USER") or None, password=db.get("PASSWORD") or None,
+                host=db.get("HOST") or None, port=db.get("PORT") or None,
+                connect_timeout=PROBE_TIMEOUT, options=f"-c statement_timeout={PROBE_TIMEOUT * 1000}",
+                autocommit=True,
+            ) as conn:
+                conn.execute("SELECT 1").fetchone()
+            return "ok"
+        from django.db import connections
+
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        finally:
+            connections.close_all()  # this probe thread's connection
         return "ok"
     except Exception as exc:
         return f"error: {type(exc).__name__}"
@@ -26,13 +59,15 @@ def _check_broker() -> str:
     url = settings.CELERY_BROKER_URL
     if url.startswith("filesystem://"):
         folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
-        import os
-
         return "ok" if os.path.isdir(folder) and os.access(folder, os.W_OK) else "error: broker folder missing"
     try:
         import redis
 
-        redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
         return "ok"
     except Exception as exc:
         return f"error: {type(exc).__name__}"
@@ -40,18 +75,35 @@ def _check_broker() -> str:
 
 def _check_cache() -> str:
     try:
-        key = "healthz:probe"
+        key = f"healthz:probe:{os.getpid()}"
         cache.set(key, "1", 10)
         return "ok" if cache.get(key) == "1" else "error: cache did not keep a value"
     except Exception as exc:
         return f"error: {type(exc).__name__}"
 
 
+CHECKS = {"database": _check_db, "broker": _check_broker, "cache": _check_cache}
+
+
+def readiness() -> dict[str, str]:
+    deadline = time.monotonic() + HEALTHZ_TIMEOUT
+    futures = {name: _probes.submit(check) for name, check in CHECKS.items()}
+    results = {}
+    for name, future in futures.items():
+        try:
+            results[name] = future.result(timeout=max(deadline - time.monotonic(), 0.01))
+        except FutureTimeout:
+            results[name] = "error: timeout"
+        except Exception as exc:  # a probe must never turn into a 500
+            results[name] = f"error: {type(exc).__name__}"
+    return results
+
+
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     if request.GET.get("live"):
         return JsonResponse({"status": "ok", "time": time.time()})
-    checks = {"database": _check_db(), "broker": _check_broker(), "cache": _check_cache()}
+    checks = readiness()
     ok = all(v == "ok" for v in checks.values())
     return JsonResponse({"status": "ok" if ok else "error", **checks}, status=200 if ok else 503)
 
@@ -67,8 +119,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
     _refresh_gauges()
-    import os
-
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import CollectorRegistry, multiprocess
 
@@ -102,3 +152,15 @@ def _refresh_gauges() -> None:
                 metrics.QUEUE_LENGTH.labels(queue).set(client.llen(queue))
             except Exception:
                 break
+
+
+def bench_minimal(request: HttpRequest) -> HttpResponse:
+    """The baseline page of `make bench`: the whole middleware stack, no queries, no template."""
+    return HttpResponse("ok", content_type="text/plain; charset=utf-8")
+
+
+def bench_urls() -> list:
+    """/bench/minimal, only when settings.NEWSROOM_BENCH is on."""
+    if not getattr(settings, "NEWSROOM_BENCH", False):
+        return []
+    return [path("bench/minimal", bench_minimal, name="bench_minimal")]

@@ -5,17 +5,19 @@ from django.urls import path
 
 from articles import feeds as outgoing
 from articles import views
-from articles.sitemaps import ArticleSitemap, TagSitemap
+from articles.sitemaps import ArticleSitemap, SourceSitemap, TagSitemap
 from feeds.imageproxy import image_proxy
 from newsroom import ops
+from newsroom.ratelimit import ratelimit
 
-sitemaps = {"articles": ArticleSitemap, "tags": TagSitemap}
+sitemaps = {"articles": ArticleSitemap, "tags": TagSitemap, "sources": SourceSitemap}
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("hot/", views.hot, name="hot"),
     path("articles/<int:pk>/", views.article_detail, name="article"),
     path("articles/<int:pk>/bookmark/", views.bookmark_toggle, name="bookmark"),
+    path("articles/<int:pk>/comments/", views.comment_post, name="comment_post"),
     path("tags/", views.tag_list, name="tags"),
     # <str:…> not <slug:…>: tag slugs are Unicode (开源), Django's slug converter is ASCII-only.
     path("tags/<str:slug>/", views.tag_detail, name="tag"),
@@ -24,6 +26,7 @@ urlpatterns = [
     path("tags/<str:slug>/feed.atom", outgoing.TagAtomFeed(), name="tag_feed_atom"),
     path("sources/<str:slug>/", views.source_detail, name="source"),
     path("sources/<str:slug>/feed.xml", outgoing.SourceFeed(), name="source_feed"),
+    path("sources/<str:slug>/follow/", views.source_follow_toggle, name="source_follow"),
     path("search/", views.search, name="search"),
     path("search/feed.xml", outgoing.SearchFeed(), name="search_feed"),
     path("feeds/latest.xml", outgoing.LatestFeed(), name="latest_feed"),
@@ -31,7 +34,7 @@ urlpatterns = [
     path("me/", views.me, name="me"),
     path("me/bookmarks/", views.my_bookmarks, name="bookmarks"),
     path("accounts/signup/", views.signup, name="signup"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", ratelimit("login", limit=10, window_seconds=300)(auth_views.LoginView.as_view(redirect_authenticated_user=True)), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("img/<str:token>/", image_proxy, name="image_proxy"),
     path("healthz", ops.healthz, name="healthz"),
@@ -39,3 +42,4 @@ urlpatterns = [
     path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="django.contrib.sitemaps.views.sitemap"),
     path("admin/", admin.site.urls),
 ]
+urlpatterns += ops.bench_urls()  # /bench/minimal when NEWSROOM_BENCH is on

@@ -42,7 +42,9 @@ def test_scheduled_fetch_lands_as_article(feed_server):
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if Article.objects.filter(source=source).count() == 3:
+            source.refresh_from_db()
+            # Articles commit one by one; the source's state is saved after the last one.
+            if Article.objects.filter(source=source).count() == 3 and source.last_status == "ok":
                 break
             if worker.poll() is not None:
                 break

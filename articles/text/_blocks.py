@@ -7,6 +7,9 @@ and elements; a block left empty goes too.
 """
 from __future__ import annotations
 
+import html as html_lib
+import re
+import uuid
 from dataclasses import dataclass, field
 
 from lxml import etree, html as lxml_html
@@ -110,15 +113,36 @@ class LineDoc:
             if el is not self.root and isinstance(el.tag, str) and el.tag in _BLOCK_TAGS and el.tag != "hr":
                 if el.getparent() is not None and _is_empty(el):
                     _drop(el)
-        parts: list[str] = []
-        if self.root.text and self.root.text.strip():
-            parts.append(_escape(self.root.text))
-        parts += [lxml_html.tostring(c, encoding="unicode", with_tail=True) for c in self.root]
-        return "".join(parts).strip()
+        if self.root.text and not self.root.text.strip():
+            self.root.text = None
+        return serialize_children(self.root).strip()
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+_URL_ATTRS = ("href", "src")
+
+
+def serialize_children(root: etree._Element) -> str:
+    """The HTML of ``root``'s content, with URL attributes byte-for-byte as
+    they were: libxml2's HTML serializer percent-encodes non-ASCII characters
+    in href/src, which would silently rewrite every URL we pass through."""
+    nonce = uuid.uuid4().hex
+    originals: list[str] = []
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        for attr in _URL_ATTRS:
+            value = el.get(attr)
+            if value is not None and not (value.isascii() and " " not in value):
+                el.set(attr, f"u{nonce}{len(originals)}z")
+                originals.append(value)
+    parts: list[str] = []
+    if root.text:
+        parts.append(html_lib.escape(root.text, quote=False))
+    parts += [lxml_html.tostring(child, encoding="unicode", with_tail=True) for child in root]
+    out = "".join(parts)
+    if originals:
+        out = re.sub(rf"u{nonce}(\d+)z", lambda m: html_lib.escape(originals[int(m.group(1))], quote=True), out)
+    return out
 
 
 def _is_empty(el: etree._Element) -> bool:

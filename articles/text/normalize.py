@@ -14,8 +14,11 @@ from typing import Any
 
 from lxml import etree, html as lxml_html
 
+from ._blocks import serialize_children
+
 __all__ = [
     "FULLWIDTH_TO_ASCII",
+    "PROTECTED_TERMS",
     "normalize_html",
     "normalize_text",
     "normalize_title",
@@ -65,11 +68,29 @@ def _get_converter() -> Any:
     return _converter
 
 
+# Names OpenCC t2s would damage: it maps 昇 → 升 everywhere, so Huawei's 昇腾
+# (Ascend) and 昇思 (MindSpore) would come out as 升腾/升思 — in Simplified
+# text too. Protected spans are emitted as given here and never converted.
+PROTECTED_TERMS: dict[str, str] = {"昇腾": "昇腾", "昇騰": "昇腾", "昇思": "昇思"}
+_PROTECTED_RE = re.compile("|".join(sorted(map(re.escape, PROTECTED_TERMS), key=len, reverse=True)))
+
+
 def to_simplified(text: str) -> str:
-    """Traditional → Simplified with OpenCC t2s (convert once, from the original)."""
+    """Traditional → Simplified with OpenCC t2s (convert once, from the
+    original), keeping ``PROTECTED_TERMS`` intact."""
     if not text or text.isascii():
         return text
-    return _get_converter().convert(text)
+    convert = _get_converter().convert
+    if not _PROTECTED_RE.search(text):
+        return convert(text)
+    parts: list[str] = []
+    last = 0
+    for m in _PROTECTED_RE.finditer(text):
+        parts.append(convert(text[last : m.start()]) if m.start() > last else "")
+        parts.append(PROTECTED_TERMS[m.group()])
+        last = m.end()
+    parts.append(convert(text[last:]) if last < len(text) else "")
+    return "".join(parts)
 
 
 # --- width and whitespace ---------------------------------------------------
@@ -156,6 +177,12 @@ _BLOCK_TAGS = frozenset(
 )
 
 
+# Elements whose direct whitespace-only text is layout, not content.
+_WS_INSIGNIFICANT = frozenset(
+    {"div", "ul", "ol", "table", "thead", "tbody", "tfoot", "tr", "blockquote", "figure", "p", "h2", "h3", "h4", "h5", "h6", "li"}
+)
+
+
 def _is_block(el: etree._Element) -> bool:
     return isinstance(el.tag, str) and el.tag in _BLOCK_TAGS
 
@@ -170,10 +197,12 @@ def _in_verbatim(el: etree._Element) -> bool:
 
 
 def normalize_html(html: str, *, convert_traditional: bool = True) -> str:
-    """Normalize the text nodes of sanitized HTML; attribute values (URLs,
-    alt text is the exception: it is reader-visible text) stay untouched.
+    """Normalize the text nodes of sanitized HTML (``clean_html`` output).
 
-    Text inside <pre>/<code> only loses zero-width characters: code is data.
+    Attribute values — URLs above all — are left byte-for-byte alone; the one
+    exception is ``<img alt>``, which readers see as text. Text inside
+    <pre>/<code> only loses zero-width characters: code is data. Whitespace
+    that is only layout between blocks is dropped.
     """
     if not html or not html.strip():
         return ""
@@ -197,37 +226,24 @@ def normalize_html(html: str, *, convert_traditional: bool = True) -> str:
         alt = el.get("alt") if el.tag == "img" else None
         if alt:
             el.set("alt", normalize_title(alt, convert_traditional=convert_traditional))
-    out = _serialize_children(root)
+    out = serialize_children(root)
     return _trim_block_edges(out)
 
 
-# Elements whose direct whitespace-only text is layout, not content.
-_WS_INSIGNIFICANT = frozenset(
-    {"div", "ul", "ol", "table", "thead", "tbody", "tfoot", "tr", "blockquote", "figure", "p", "h2", "h3", "h4", "h5", "h6", "li"}
-)
+_ZERO_WIDTH = {c: None for c in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)}
 
 
 def _node_text(text: str, verbatim: bool, convert_traditional: bool) -> str:
     if verbatim:
-        return text.translate({c: None for c in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)})
+        return text.translate(_ZERO_WIDTH)
     return _normalize_fragment_text(text, convert_traditional)
 
 
-def _serialize_children(root: etree._Element) -> str:
-    parts: list[str] = []
-    if root.text:
-        parts.append(_escape(root.text))
-    for child in root:
-        parts.append(lxml_html.tostring(child, encoding="unicode", with_tail=True))
-    return "".join(parts)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 # Spaces left at the inside edges of block elements by whitespace collapsing.
-_BLOCK_EDGE_RE = re.compile(r"(<(?:p|h[2-6]|li|td|th|blockquote|figcaption|caption)\b[^>]*>) +| +(</(?:p|h[2-6]|li|td|th|blockquote|figcaption|caption)>)")
+_BLOCK_EDGE_RE = re.compile(
+    r"(<(?:p|h[2-6]|li|td|th|blockquote|figcaption|caption)\b[^>]*>) +"
+    r"| +(</(?:p|h[2-6]|li|td|th|blockquote|figcaption|caption)>)"
+)
 
 
 def _trim_block_edges(html: str) -> str:

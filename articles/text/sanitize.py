@@ -28,8 +28,7 @@ TRACKER_HOSTS: tuple[str, ...] = (
     "google-analytics.com", "googletagmanager.com", "doubleclick.net", "googlesyndication.com",
     "feedburner.com", "feedsportal.com", "pixel.wp.com", "stats.wordpress.com", "scorecardresearch.com",
     "quantserve.com", "hm.baidu.com", "tongji.baidu.com", "cnzz.com", "51.la", "statcounter.com",
-    "facebook.com", "analytics.twitter.com", "t.co", "pixel.quantserve.com", "mc.yandex.ru",
-    "top.baidu.com", "bdstatic.com/hm", "zz.bdstatic.com", "growingio.com", "sensorsdata.cn",
+    "facebook.com", "analytics.twitter.com", "t.co", "mc.yandex.ru", "growingio.com", "sensorsdata.cn",
 )
 
 _ALLOWED_TAGS = {
@@ -106,11 +105,8 @@ def is_hotlink_protected(url: str) -> bool:
 
 def _is_tracker(url: str) -> bool:
     parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if _host_matches(host, tuple(t for t in TRACKER_HOSTS if "/" not in t)):
-        return True
-    host_path = host + parts.path
-    return any(host_path.startswith(t) for t in TRACKER_HOSTS if "/" in t) or "/~r/" in parts.path
+    # FeedBurner's per-item beacon lives under /~r/ on whatever host serves it.
+    return _host_matches(parts.hostname or "", TRACKER_HOSTS) or "/~r/" in parts.path
 
 
 def _resolve_url(raw: str | None, base: str, *, allow_mailto: bool) -> str | None:
@@ -189,10 +185,12 @@ def _drop_unwanted(root: etree._Element) -> None:
         tag = el.tag.lower()
         if tag in _DROP_WITH_CONTENT:
             el.drop_tree()
-        elif _is_hidden(el) and _text_len(el) < total * 0.5:
+        elif _is_hidden(el):
             # Hidden blocks are where SEO spam hides; a hidden wrapper holding
-            # most of the text is a JS-revealed article body (WeChat) and stays.
-            el.drop_tree()
+            # most of a real text is a JS-revealed article body and stays.
+            hidden_len = _text_len(el)
+            if hidden_len < total * 0.5 or hidden_len < 200:
+                el.drop_tree()
 
 
 def _is_hidden(el: etree._Element) -> bool:
@@ -461,7 +459,7 @@ def _collect_text(el: etree._Element, out: list[str], pre: bool = False) -> None
         if el.tail:
             out.append(el.tail if pre else re.sub(r"\s+", " ", el.tail))
         return
-    is_block = tag in _BLOCK_TAGS
+    is_block = tag in _BLOCK_TAGS and tag not in ("td", "th")  # cells share their row's line
     in_pre = pre or tag == "pre"
     if is_block:
         out.append("\n")

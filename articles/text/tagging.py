@@ -58,7 +58,7 @@ DEFAULT_ALIASES: dict[str, str] = {
     "骁龙": "骁龙", "Snapdragon": "骁龙",
     "天玑": "天玑", "Dimensity": "天玑",
     "麒麟": "麒麟",
-    "Blackwell": "Blackwell", "blackwell": "Blackwell",
+    "Blackwell": "Blackwell",
     "Hopper": "Hopper",
     "CUDA": "CUDA",
     # concepts

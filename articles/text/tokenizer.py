@@ -152,10 +152,9 @@ def idf(token: str) -> float:
 
 
 def _strip_token(token: str) -> str:
-    token = token.strip()
     # jieba keeps "." and "-" inside Latin runs ("Wi-Fi", "4.5"); at the edges
     # they are sentence punctuation ("GPU." / "-R1").
-    return token.strip(".-_'\"") if token[:1] in ".-_'\"" or token[-1:] in ".-_'\"" else token
+    return token.strip().strip(".-_'\"")
 
 
 def _is_word(token: str) -> bool:

@@ -133,7 +133,10 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # --- Celery -----------------------------------------------------------------
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+    # An unacked message (worker killed mid-task, acks_late) is redelivered after this many seconds;
+    # keep it above CELERY_TASK_TIME_LIMIT or long tasks run twice.
+    NEWSROOM_BROKER_VISIBILITY_TIMEOUT = env.int("NEWSROOM_BROKER_VISIBILITY_TIMEOUT", default=600)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": NEWSROOM_BROKER_VISIBILITY_TIMEOUT}
 else:
     _broker_dir = VAR_DIR / "celery"
     for sub in ("queue", "processed"):
@@ -183,18 +186,38 @@ NEWSROOM_FETCH_DEADLINE = env.float("NEWSROOM_FETCH_DEADLINE", default=30.0)
 NEWSROOM_FETCH_MAX_BYTES = env.int("NEWSROOM_FETCH_MAX_BYTES", default=10 * 1024 * 1024)
 NEWSROOM_FETCH_MAX_REDIRECTS = env.int("NEWSROOM_FETCH_MAX_REDIRECTS", default=5)
 NEWSROOM_FETCH_CONCURRENCY = env.int("NEWSROOM_FETCH_CONCURRENCY", default=32)
+# Politeness: at most this many requests in flight per host inside one fetch batch, and at most
+# NEWSROOM_PER_HOST_PER_TICK sources of one host leased per scheduler tick.
+NEWSROOM_PER_HOST_CONCURRENCY = env.int("NEWSROOM_PER_HOST_CONCURRENCY", default=4)
+NEWSROOM_PER_HOST_PER_TICK = env.int("NEWSROOM_PER_HOST_PER_TICK", default=10)
+NEWSROOM_SCHEDULE_BATCH = env.int("NEWSROOM_SCHEDULE_BATCH", default=200)
+# A leased source whose worker died is picked again by the scheduler after this many seconds.
+NEWSROOM_FETCH_LEASE_SECONDS = env.int("NEWSROOM_FETCH_LEASE_SECONDS", default=600)
 NEWSROOM_METRICS_ALLOWED = env.list("NEWSROOM_METRICS_ALLOWED", default=["127.0.0.1", "::1"])
 NEWSROOM_FULLTEXT = env.bool("NEWSROOM_FULLTEXT", default=True)
+# `make bench` only: serves /bench/minimal, the baseline the page benchmarks are measured against.
+NEWSROOM_BENCH = env.bool("NEWSROOM_BENCH", default=False)
 
 TAGGIT_CASE_INSENSITIVE = True
 
+# LOG_FORMAT=json: one JSON object per line (newsroom.logging.JsonFormatter). Both
+# formats carry the Celery task id and the source id when known (ContextFilter).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "newsroom.logging.ContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s%(context)s %(message)s"},
+        "json": {"()": "newsroom.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT.lower() == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # httpx logs every request at INFO; our fetch log and metrics already say it.
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},

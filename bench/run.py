@@ -1,0 +1,648 @@
+"""`make bench`: Newsroom benchmarks on a seeded 100k-article corpus.
+
+Uses its own PostgreSQL database (newsroom_bench, created and migrated if
+missing) and Redis db 14; seeds the corpus once (reused while N matches).
+Each result is printed as a ratio against a baseline measured in the same run
+(or against its target where the baseline is a number), with PASS/FAIL, and
+written to bench/results.json. Query plans of the list pages go to
+bench/plans.txt.
+
+    .venv/bin/python bench/run.py                     # 100,000 articles
+    .venv/bin/python bench/run.py --articles 20000 --duration 5
+    make bench BENCH_ARGS="--articles 20000"
+
+Traffic goes to 127.0.0.1 only: gunicorn and the feed server of the refresh
+bench are started here on loopback; full-text fetching is off.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CORPUS = REPO.parent / "shared" / "corpora" / "real-feeds"
+RESULTS = REPO / "bench" / "results.json"
+PLANS = REPO / "bench" / "plans.txt"
+
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DB_NAME = os.environ.get("BENCH_DB", "newsroom_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+BENCH_ENV = {
+    "DJANGO_SETTINGS_MODULE": "newsroom.settings.production",
+    "DATABASE_URL": f"{PG}/{DB_NAME}",
+    "REDIS_URL": REDIS_URL,
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "SECURE_SSL_REDIRECT": "0",
+    "NEWSROOM_BENCH": "1",
+    "NEWSROOM_ALLOW_PRIVATE_FETCH": "1",  # the refresh bench's feed server is on loopback
+    "NEWSROOM_FULLTEXT": "0",  # never fetch article pages from the internet
+    "NEWSROOM_VAR_DIR": "/tmp/newsroom-bench-var",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# --- setup ----------------------------------------------------------------------
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+            log(f"created database {DB_NAME}")
+
+
+def manage(*args: str, env: dict) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, check=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+# --- HTTP load --------------------------------------------------------------------
+
+
+def _wrk(base: str, paths: list[str], duration: float, connections: int, threads: int) -> dict:
+    script = None
+    if len(paths) > 1:
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        listed = ",".join(json.dumps(p) for p in paths)
+        # Each wrk thread walks its own slice of distinct URLs: every request a page not asked for before.
+        script.write(
+            "local paths = {" + listed + "}\n"
+            "local i = 0\nlocal step = 1\n"
+            "function setup(thread) thread:set('offset', math.random(#paths)) end\n"
+            "function init(args) i = offset or 0 end\n"
+            "function request() i = (i % #paths) + 1; return wrk.format('GET', paths[i]) end\n"
+        )
+        script.close()
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", "--timeout", "10s"]
+    if script:
+        cmd += ["-s", script.name]
+    cmd.append(base + paths[0])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    if script:
+        os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    latency = re.search(r"Latency\s+([\d.]+)(\w+)", out)
+    lat_ms = float(latency.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}.get(latency.group(2), 1) if latency else 0
+    return {"rps": rps, "requests": total, "non_2xx": int(bad.group(1)) if bad else 0,
+            "socket_errors": sum(int(x) for x in errs.groups()) if errs else 0, "mean_latency_ms": round(lat_ms, 2)}
+
+
+def _pyload(base: str, paths: list[str], duration: float, connections: int, threads: int) -> dict:
+    """Fallback when wrk is not installed: keep-alive http.client loops in threads."""
+    import http.client
+
+    host, port = base.split("//")[1].split(":")
+    stop = time.monotonic() + duration
+    counts = {"ok": 0, "bad": 0, "err": 0}
+    lock = threading.Lock()
+    cursor = [random.randrange(len(paths))]
+
+    def loop() -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        while time.monotonic() < stop:
+            with lock:
+                cursor[0] = (cursor[0] + 1) % len(paths)
+                p = paths[cursor[0]]
+            try:
+                conn.request("GET", p)
+                resp = conn.getresponse()
+                resp.read()
+                key = "ok" if resp.status < 400 else "bad"
+            except Exception:
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=10)
+                key = "err"
+            with lock:
+                counts[key] += 1
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(connections) as pool:
+        for _ in range(connections):
+            pool.submit(loop)
+    elapsed = time.monotonic() - started
+    total = sum(counts.values())
+    return {"rps": total / elapsed, "requests": total, "non_2xx": counts["bad"], "socket_errors": counts["err"],
+            "mean_latency_ms": round(elapsed * connections / max(total, 1) * 1000, 2)}
+
+
+def load(base: str, paths: list[str], duration: float, connections: int = 8, threads: int = 2) -> dict:
+    tool = _wrk if shutil.which("wrk") else _pyload
+    result = tool(base, paths, duration, connections, threads)
+    result["tool"] = "wrk" if tool is _wrk else "python"
+    return result
+
+
+# --- benches --------------------------------------------------------------------
+
+
+def bench_pages(args, env: dict, sample: dict) -> dict:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    mp_dir = tempfile.mkdtemp(prefix="newsroom-bench-prom-")
+    genv = {**env, "PROMETHEUS_MULTIPROC_DIR": mp_dir}
+    gunicorn = subprocess.Popen(
+        [str(BIN / "gunicorn"), "newsroom.wsgi", "-c", "ops/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
+        cwd=REPO, env=genv, stdout=subprocess.DEVNULL, stderr=open("/tmp/newsroom-bench-gunicorn.log", "w"),
+    )
+    import urllib.request
+
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/bench/minimal", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("gunicorn did not start, see /tmp/newsroom-bench-gunicorn.log")
+
+        def warm(paths: list[str]) -> None:
+            for p in paths:
+                for _ in range(3):
+                    urllib.request.urlopen(base + p, timeout=30).read()
+
+        targets = {
+            "minimal": (["/bench/minimal"], None),
+            "article": ([f"/articles/{sample['article']}/"], [f"/articles/{i}/" for i in sample["cold_articles"]]),
+            "tag": ([f"/tags/{sample['tag']}/"], [f"/tags/{s}/?page={p}" for s, p in sample["cold_tags"]]),
+            "home": (["/"], [f"/?page={p}" for p in sample["cold_home_pages"]]),
+        }
+        results: dict = {}
+        minimal_rps = []
+        # minimal is measured before and after the pages; the baseline is their mean (drift shows).
+        order = ["minimal", "article", "tag", "home", "minimal"]
+        for name in order:
+            warm_paths, cold_paths = targets[name]
+            warm(warm_paths)
+            r = load(base, warm_paths, args.duration)
+            if name == "minimal":
+                minimal_rps.append(r["rps"])
+                results.setdefault("minimal", []).append(r)
+                log(f"  minimal            {r['rps']:8.1f} req/s")
+                continue
+            results[f"{name}_warm"] = r
+            log(f"  {name:8} warm      {r['rps']:8.1f} req/s  (non-2xx {r['non_2xx']}, errors {r['socket_errors']})")
+            rc = load(base, cold_paths, args.duration)
+            results[f"{name}_cold"] = rc
+            log(f"  {name:8} cold      {rc['rps']:8.1f} req/s  (non-2xx {rc['non_2xx']}, errors {rc['socket_errors']})")
+        baseline = statistics.mean(minimal_rps)
+        results["minimal_rps"] = baseline
+        master_rss = rss_mb(gunicorn.pid)
+        workers = children(gunicorn.pid)
+        results["web_worker_rss_mb"] = round(max((rss_mb(p) for p in workers), default=0), 1)
+        results["web_master_rss_mb"] = round(master_rss, 1)
+        results["web_workers"] = len(workers)
+        # /metrics aggregates every gunicorn worker (multiprocess mode): the request counts add up.
+        text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+        results["metrics_requests_counted"] = int(sum(
+            float(m.group(1)) for m in re.finditer(r'^newsroom_request_seconds_count\{[^}]*\} ([\d.e+]+)$', text, re.M)
+        ))
+        return results
+    finally:
+        gunicorn.send_signal(signal.SIGTERM)
+        try:
+            gunicorn.wait(20)
+        except subprocess.TimeoutExpired:
+            gunicorn.kill()
+        shutil.rmtree(mp_dir, ignore_errors=True)
+
+
+def feed_files() -> list[Path]:
+    manifest = json.loads((CORPUS / "manifest.json").read_text())
+    return [CORPUS / m["file"] for m in manifest if m.get("fp_entries") and not m["file"].startswith("rssant/failed")]
+
+
+def bench_ingest(args) -> dict:
+    import feedparser
+    from django.db import connection
+
+    from feeds.models import Source
+    from feeds.services import source_fetch
+
+    files = [(f, f.read_bytes()) for f in feed_files()]
+    entries = sum(len(feedparser.parse(b).entries) for _, b in files)
+    bare = []
+    for _ in range(3):
+        t = time.perf_counter()
+        for _, data in files:
+            feedparser.parse(data)
+        bare.append(time.perf_counter() - t)
+    bare_s = min(bare)
+    run = f"{int(time.time())}-{os.getpid()}"
+    sources = [
+        Source.objects.create(name=f"ingest-bench {i}", slug=f"ingest-bench-{run}-{i}",
+                              url=f"https://ingest-bench.invalid/{run}/{i}.xml", active=False, fetch_full_text=False)
+        for i in range(len(files))
+    ]
+    try:
+        t = time.perf_counter()
+        stored = 0
+        for source, (path, data) in zip(sources, files):
+            outcome = source_fetch(source=source, content=data, content_type="application/xml")
+            stored += outcome.new + outcome.spam
+        pipeline_s = time.perf_counter() - t
+    finally:
+        from articles.models import Article, RelatedArticle, TaggedArticle
+
+        ids = Article.objects.filter(source__in=sources)
+        RelatedArticle.objects.filter(related__in=ids).delete()
+        TaggedArticle.objects.filter(content_object__in=ids).delete()
+        ids.delete()
+        Source.objects.filter(pk__in=[s.pk for s in sources]).delete()
+        connection.close()
+    return {"files": len(files), "entries": entries, "stored": stored, "bare_feedparser_s": round(bare_s, 3),
+            "pipeline_s": round(pipeline_s, 3), "bare_entries_per_s": round(entries / bare_s, 1),
+            "pipeline_entries_per_s": round(entries / pipeline_s, 1), "ratio": round(bare_s / pipeline_s, 3)}
+
+
+FEED = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>源 {n}</title>
+<link>http://127.0.0.1/</link><description>bench</description>{items}</channel></rss>"""
+ITEM = """<item><title>{title}</title><link>https://refresh-bench.invalid/post/{k}</link><guid>refresh-{k}</guid>
+<pubDate>Mon, 01 Dec 2025 08:00:00 GMT</pubDate><description>&lt;p&gt;{body}&lt;/p&gt;</description></item>"""
+
+
+def _own_refresh_bench(n_sources: int = 1000, delay: float = 0.2) -> dict:
+    """Fallback when bench/bench_refresh.py is absent: n sources behind one loopback server that
+    answers each request after `delay`; the feeds share 5 syndicated items, so after the first
+    source stores them every other source exercises parse + dedup (the usual steady state)."""
+    from feeds.models import Source
+    from feeds.services import sources_fetch_many
+
+    items = "".join(
+        ITEM.format(k=k, title=f"华为发布昇腾新品 第{k}篇", body="昇腾芯片面向大模型推理，性能提升显著。" * 20)
+        for k in range(5)
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            time.sleep(delay)
+            body = FEED.format(n=self.path, items=items).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 1024
+
+    httpd = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+    run = f"{int(time.time())}"
+    Source.objects.bulk_create([
+        Source(name=f"refresh {i}", slug=f"refresh-bench-{run}-{i}", url=f"http://127.0.0.1:{port}/{run}/{i}.xml",
+               active=False, fetch_full_text=False)
+        for i in range(n_sources)
+    ])
+    ids = list(Source.objects.filter(slug__startswith=f"refresh-bench-{run}-").values_list("id", flat=True))
+    try:
+        t = time.perf_counter()
+        outcomes = sources_fetch_many(ids)
+        elapsed = time.perf_counter() - t
+    finally:
+        httpd.shutdown()
+        from articles.models import Article
+
+        Article.objects.filter(source_id__in=ids).delete()
+        Source.objects.filter(pk__in=ids).delete()
+    ok = sum(1 for o in outcomes if o.status == "ok")
+    return {"sources": n_sources, "delay_s": delay, "seconds": round(elapsed, 2), "ok": ok,
+            "errors": sum(1 for o in outcomes if o.status == "error"), "implementation": "bench/run.py fallback"}
+
+
+def bench_refresh(args) -> dict:
+    try:
+        sys.path.insert(0, str(REPO))
+        from bench.bench_refresh import run_refresh_bench  # written by the fetch engineer
+
+        result = dict(run_refresh_bench(n_sources=args.refresh_sources, delay=0.2))
+        result.setdefault("implementation", "bench/bench_refresh.py")
+    except ImportError:
+        result = _own_refresh_bench(n_sources=args.refresh_sources, delay=0.2)
+    if "seconds" not in result:
+        for key in ("elapsed", "elapsed_s", "duration_s", "total_s", "wall_s"):
+            if key in result:
+                result["seconds"] = result[key]
+                break
+    return result
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+
+
+def bench_search(args) -> dict:
+    from articles.management.commands.seed_corpus import COMPANIES, PRODUCTS, TOPICS
+    from articles.models import Article
+    from articles.search import search_articles
+
+    rng = random.Random(7)
+    queries = [rng.choice(TOPICS) for _ in range(40)] + [rng.choice(COMPANIES) for _ in range(30)]
+    queries += [f"{rng.choice(COMPANIES)} {rng.choice(TOPICS)}" for _ in range(50)]
+    queries += [rng.choice(PRODUCTS) for _ in range(30)] + ["不存在的词语组合", "量子 光刻机 固态电池"]
+
+    def one(q: str) -> float:
+        t = time.perf_counter()
+        qs = search_articles(q, Article.objects.published()).select_related("source").prefetch_related("tags")
+        qs.count()  # the paginator's count
+        list(qs[:20])
+        return (time.perf_counter() - t) * 1000
+
+    for q in queries[:20]:
+        one(q)  # warm the buffer cache and the tokenizer
+    times = [one(q) for q in queries]
+    slowest = sorted(zip(times, queries), reverse=True)[:5]
+    return {"queries": len(times), "p50_ms": round(_percentile(times, 50), 2), "p95_ms": round(_percentile(times, 95), 2),
+            "max_ms": round(max(times), 2), "slowest": [[q, round(t, 1)] for t, q in slowest]}
+
+
+def bench_related(args, ids: list[int]) -> dict:
+    from articles.models import Article
+    from articles.related import compute_related, refresh_for
+
+    times = []
+    for aid in ids:
+        article = Article.objects.get(pk=aid)
+        t = time.perf_counter()
+        compute_related(article)
+        times.append((time.perf_counter() - t) * 1000)
+    for aid in ids[:20]:
+        refresh_for(aid)  # the article pages of the page bench show a filled 相关推荐
+    return {"articles": len(times), "mean_ms": round(statistics.mean(times), 2),
+            "p95_ms": round(_percentile(times, 95), 2), "max_ms": round(max(times), 2)}
+
+
+def bench_worker_memory(env: dict, article_ids: list[int]) -> dict:
+    """RSS of a Celery prefork worker process after it ran real tasks (related refresh)."""
+    from celery import Celery
+
+    proc = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "newsroom", "worker", "-Q", "process", "-c", "1", "--pool", "prefork",
+         "--without-mingle", "--without-gossip", "--loglevel", "WARNING", "-n", f"bench-{os.getpid()}@%h"],
+        cwd=REPO, env={**env, "PROMETHEUS_MULTIPROC_DIR": ""}, stdout=subprocess.DEVNULL,
+        stderr=open("/tmp/newsroom-bench-worker.log", "w"),
+    )
+    try:
+        app = Celery(broker=REDIS_URL)
+        for aid in article_ids:
+            app.send_task("articles.tasks.refresh_related", args=[aid], queue="process")
+        client = __import__("redis").Redis.from_url(REDIS_URL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and client.llen("process"):
+            time.sleep(0.5)
+        time.sleep(3)
+        kids = children(proc.pid)
+        return {"worker_master_rss_mb": round(rss_mb(proc.pid), 1),
+                "worker_child_rss_mb": round(max((rss_mb(k) for k in kids), default=0), 1),
+                "tasks": len(article_ids), "queue_left": client.llen("process")}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+EXPLAINS = {
+    "home": "articles.selectors.article_list()",
+    "tag": "articles.selectors.article_list(Article.objects.filter(tags=tag))",
+    "source": "articles.selectors.article_list(Article.objects.filter(source=source))",
+    "hot (fallback)": "Article.objects.published().filter(published_at__gte=since).order_by('-read_count', '-bookmark_count', '-published_at')",
+    "search": "search_articles('英伟达 芯片')",
+}
+
+
+def write_plans(sample: dict) -> dict:
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from articles import selectors
+    from articles.models import Article, Tag
+    from articles.search import search_articles
+    from feeds.models import Source
+
+    tag = Tag.objects.get(slug=sample["tag"])
+    rare = Tag.objects.filter(articles_count__gt=0).order_by("articles_count").first()
+    source = Source.objects.filter(slug=sample["source"]).first()
+    since = timezone.now() - timedelta(hours=24)
+    queries = {
+        "home": selectors.article_list(),
+        "tag (popular)": selectors.article_list(Article.objects.filter(tags=tag)),
+        "tag (rare)": selectors.article_list(Article.objects.filter(tags=rare)),
+        "source": selectors.article_list(Article.objects.filter(source=source)),
+        "hot (fallback)": Article.objects.published().filter(published_at__gte=since)
+        .order_by("-read_count", "-bookmark_count", "-published_at"),
+        "search": search_articles("英伟达 芯片", Article.objects.published()),
+    }
+    out, timings = [], {}
+    for name, qs in queries.items():
+        sql, params = qs.values("id")[:20].query.sql_with_params() if name != "search" else qs[:20].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+            plan = "\n".join(r[0] for r in cursor.fetchall())
+        m = re.search(r"Execution Time: ([\d.]+) ms", plan)
+        timings[name] = float(m.group(1)) if m else None
+        out.append(f"== {name} (first page, 20 rows)\n{plan}\n")
+    PLANS.write_text("\n".join(out), encoding="utf-8")
+    return timings
+
+
+# --- main -------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per page measurement")
+    parser.add_argument("--refresh-sources", type=int, default=1000)
+    parser.add_argument("--reseed", action="store_true", help="rebuild the corpus even if it matches")
+    parser.add_argument("--skip", default="", help="comma-separated: pages,ingest,refresh,search,related,memory")
+    args = parser.parse_args()
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    started = time.monotonic()
+
+    env = {**os.environ, **BENCH_ENV}
+    os.environ.update(BENCH_ENV)
+    ensure_database()
+    log(f"migrating {DB_NAME} …")
+    manage("migrate", "--noinput", "-v", "0", env=env)
+    log(f"seeding {args.articles} articles (reused when already seeded) …")
+    manage("seed_corpus", "--articles", str(args.articles), *(["--reset"] if args.reseed else []), env=env)
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from articles.models import Article, Tag
+    from feeds.models import Source
+
+    rng = random.Random(42)
+    published = list(Article.objects.published().filter(story__isnull=True).order_by("-published_at")
+                     .values_list("id", flat=True)[:50_000])
+    related_ids = rng.sample(published[:20_000], min(50, len(published)))
+    tags = list(Tag.objects.filter(articles_count__gt=0).order_by("-articles_count").values_list("slug", "articles_count"))
+    popular = tags[min(5, len(tags) - 1)][0]  # a busy tag, not the very largest
+    sample = {
+        "article": related_ids[0],
+        "cold_articles": rng.sample(published, min(20_000, len(published))),
+        "tag": popular,
+        "cold_tags": [(s, rng.randint(1, max(1, min(5, c // 20)))) for s, c in rng.sample(tags, min(1500, len(tags)))],
+        "cold_home_pages": rng.sample(range(2, 200), 150),
+        "source": Source.objects.filter(article_count__gt=0).order_by("-article_count").values_list("slug", flat=True).first(),
+    }
+    from urllib.parse import quote
+
+    sample["tag"] = quote(sample["tag"])
+    sample["cold_tags"] = [(quote(s), p) for s, p in sample["cold_tags"]]
+
+    results: dict = {
+        "articles": Article.objects.count(), "tags": Tag.objects.count(), "sources": Source.objects.count(),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "load_tool": "wrk" if shutil.which("wrk") else "python"},
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    log("query plans → bench/plans.txt")
+    results["plans_ms"] = write_plans(sample)
+    for name, ms in results["plans_ms"].items():
+        log(f"  {name:16} {ms} ms")
+    if "related" not in skip:
+        log("related posts (compute_related at this corpus size) …")
+        results["related"] = bench_related(args, related_ids)
+    else:
+        for aid in related_ids[:20]:
+            __import__("articles.related", fromlist=["refresh_for"]).refresh_for(aid)
+    if "search" not in skip:
+        log("search …")
+        results["search"] = bench_search(args)
+    connection.close()
+    if "pages" not in skip:
+        log(f"pages (gunicorn, {args.duration:.0f} s each, {results['machine']['load_tool']}) …")
+        results["pages"] = bench_pages(args, env, sample)
+    if "ingest" not in skip:
+        log("ingestion (real-feeds corpus) …")
+        results["ingest"] = bench_ingest(args)
+    if "refresh" not in skip:
+        log(f"refresh ({args.refresh_sources} sources, 200 ms each) …")
+        results["refresh"] = bench_refresh(args)
+    if "memory" not in skip:
+        log("worker memory …")
+        results["worker"] = bench_worker_memory(env, related_ids[:10])
+    connection.close()
+    results["bench_seconds"] = round(time.monotonic() - started, 1)
+
+    # --- summary: ratios against baselines, PASS/FAIL against targets -------------------
+    rows = []
+    p = results.get("pages")
+    if p:
+        base = p["minimal_rps"]
+        for page, target in (("article", (0.7, 0.25)), ("tag", (None, None)), ("home", (None, None))):
+            for i, kind in enumerate(("warm", "cold")):
+                r = p[f"{page}_{kind}"]
+                ratio = r["rps"] / base
+                t = target[i]
+                rows.append((f"{page} page {kind}", f"{r['rps']:.0f} req/s vs minimal {base:.0f}", ratio,
+                             f"≥ {t}" if t else "—", verdict(ratio >= t) if t else "info"))
+        rows.append(("web worker RSS", f"{p['web_worker_rss_mb']} MB", None, "—", "info"))
+    if "ingest" in results:
+        r = results["ingest"]
+        rows.append(("ingestion", f"{r['pipeline_entries_per_s']} vs feedparser {r['bare_entries_per_s']} entries/s",
+                     r["ratio"], "≥ 0.5", verdict(r["ratio"] >= 0.5)))
+    if "refresh" in results and "seconds" in results["refresh"]:
+        s = results["refresh"]["seconds"]
+        rows.append(("refresh 1,000 sources", f"{s} s", 15 / s, "≤ 15 s", verdict(s <= 15)))
+    if "search" in results:
+        s = results["search"]["p95_ms"]
+        rows.append(("search p95", f"{s} ms", 20 / s, "≤ 20 ms", verdict(s <= 20)))
+    if "related" in results:
+        s = results["related"]["mean_ms"]
+        rows.append(("related per article", f"{s} ms (p95 {results['related']['p95_ms']})", 50 / s, "≤ 50 ms",
+                     verdict(s <= 50)))
+    if "worker" in results:
+        rows.append(("celery worker RSS", f"{results['worker']['worker_child_rss_mb']} MB", None, "—", "info"))
+    results["summary"] = [
+        {"measure": m, "value": v, "ratio": round(r, 3) if r is not None else None, "target": t, "result": res}
+        for m, v, r, t, res in rows
+    ]
+    RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    log("")
+    log(f"{'measure':24} {'value':44} {'ratio':>7}  {'target':9} result")
+    for m, v, r, t, res in rows:
+        log(f"{m:24} {v:44} {'' if r is None else f'{r:7.2f}':>7}  {t:9} {res}")
+    log(f"\nresults → {RESULTS.relative_to(REPO)} ({results['bench_seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Pinyin artifacts, Traditional→Simplified, widths and whitespace; text nodes only."""
+from __future__ import annotations
+
+from articles.text.normalize import normalize_html, normalize_text, normalize_title, strip_pinyin, to_simplified
+
+
+def test_strip_pinyin_removes_mirror_annotations():
+    assert strip_pinyin("系統(tǒng)消息") == "系統消息"
+    assert strip_pinyin("評論與回復(fù)") == "評論與回復"
+    assert strip_pinyin("數(shù)據(jù)中心和運(yùn)算") == "數據中心和運算"
+    assert strip_pinyin("聯（lián）想") == "聯想"  # full-width parentheses too
+    assert strip_pinyin("發(fā zhǎn)展") == "發展"  # several syllables
+
+
+def test_strip_pinyin_keeps_real_parentheses():
+    for text in ("大语言模型(LLM)", "服务等级目标(SLO)", "人工智能(ai)", "价格(约 999 元)", "GPU(nvidia)", "函数f(x)", "(tǒng) at start"):
+        assert strip_pinyin(text) == text
+
+
+def test_to_simplified():
+    assert to_simplified("英偉達發佈開源數據中心") == "英伟达发布开源数据中心"
+    assert to_simplified("NVIDIA GPU") == "NVIDIA GPU"
+    assert to_simplified("") == ""
+
+
+def test_brand_names_opencc_would_damage_are_protected():
+    # Plain t2s maps 昇 → 升: Huawei's 昇腾 would become 升腾.
+    assert to_simplified("華為昇騰910B與昇思框架") == "华为昇腾910B与昇思框架"
+    assert to_simplified("昇腾") == "昇腾"
+    assert to_simplified("旭日東昇") == "旭日东升"  # the character alone still converts
+
+
+def test_pinyin_is_stripped_before_conversion():
+    assert normalize_title("系統(tǒng)消息，評論與回復(fù)") == "系统消息，评论与回复"
+
+
+def test_normalize_text_widths_whitespace_and_zero_width():
+    text = "ＮＶＩＤＩＡ\u3000发布　ＲＴＸ５０９０，售价１９９９美元！\u200b真的？（预计）＃１％"
+    assert normalize_text(text) == "NVIDIA 发布 RTX5090，售价1999美元！真的？（预计）#1%"
+    assert normalize_text("  a \t b \n\n\n\n c\xa0d  ") == "a b\n\nc d"
+    assert normalize_text("") == ""
+
+
+def test_normalize_title_is_one_line():
+    assert normalize_title("  英偉達(dá)\n發佈  新GPU ") == "英伟达 发布 新GPU"
+
+
+def test_normalize_title_without_conversion():
+    assert normalize_title("系統(tǒng)消息", convert_traditional=False) == "系統消息"
+
+
+def test_normalize_html_touches_text_nodes_only():
+    html = (
+        '<p>英偉達(dá)發佈<a href="https://ex.example/系統(tǒng)?q=%E7%B3%BB&amp;x=ＡＢ" title="t">'
+        "系統(tǒng)</a>，ＧＰＵ</p>"
+        '<p><img src="https://mmbiz.qpic.cn/a(tǒng).jpg" alt="圖片(tú)"></p>'
+    )
+    out = normalize_html(html)
+    assert "<p>英伟达发布" in out and ">系统</a>，GPU</p>" in out
+    # URLs are byte-for-byte what they were: no conversion, no pinyin strip, no re-encoding
+    assert 'href="https://ex.example/系統(tǒng)?q=%E7%B3%BB&amp;x=ＡＢ"' in out
+    assert 'src="https://mmbiz.qpic.cn/a(tǒng).jpg"' in out
+    assert 'alt="图片"' in out  # alt is reader-visible text
+
+
+def test_normalize_html_keeps_code_verbatim():
+    html = "<pre><code>x  =  &quot;開源&quot;\n  y</code></pre><p>開源  代碼</p>"
+    out = normalize_html(html)
+    assert "<pre><code>x  =  \"開源\"\n  y</code></pre>" in out
+    assert "<p>开源 代码</p>" in out
+
+
+def test_normalize_html_collapses_layout_whitespace_and_source_wrapping():
+    html = "<p>\n  第一行中文\n  接着写  </p>\n\n<ul>\n <li> 甲 </li>\n</ul>"
+    assert normalize_html(html) == "<p>第一行中文接着写</p><ul><li>甲</li></ul>"
+
+
+def test_normalize_html_per_source_switch():
+    assert normalize_html("<p>開源</p>", convert_traditional=False) == "<p>開源</p>"
+    assert normalize_html("<p>開源(kāi)</p>", convert_traditional=False) == "<p>開源</p>"
+
+
+def test_normalize_html_empty():
+    assert normalize_html("") == ""
+    assert normalize_html("  ") == ""
