@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from articles import related, search
 from articles.models import Article, SpamRule, Tag, TaggedArticle, TagRule
 from articles.tags import tag_get_or_create, tag_vocabulary
+from articles.text._blocks import LineDoc
 from articles.text.attribution import extract_attribution
 from articles.text.normalize import normalize_html, normalize_title
 from articles.text.sanitize import clean_html, html_to_text, text_to_html
@@ -107,7 +111,7 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
     verdict = check_spam(body, title=title, rules=ctx.spam_rules)
     body = verdict.html
     attribution = extract_attribution(body)
-    body = attribution.html
+    body = _drop_leading_title(attribution.html, title)
 
     text = html_to_text(body)
     summary_src = entry.summary if entry.content and entry.summary else ""
@@ -132,9 +136,11 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
             fresh += 1
     tag_names += suggest_tags(title=title, text=text, vocabulary=ctx.vocabulary, rules=ctx.tag_rules)
 
-    link = entry.link or ""
-    canonical = canonicalize_url(entry.original_url or link) if (entry.original_url or link) else ""
-    guid = entry.guid or link or _sha1(title + str(entry.published))
+    # Feeds are untrusted: a javascript:/data: "link" would become a clickable 原文链接.
+    link = _web_url(entry.link)
+    original = _web_url(entry.original_url)
+    canonical = canonicalize_url(original or link) if (original or link) else ""
+    guid = entry.guid or entry.link or _sha1(title + str(entry.published))
     status = Article.Status.PENDING if verdict.should_moderate else Article.Status.PUBLISHED
     note = ""
     if verdict.should_moderate:
@@ -160,6 +166,36 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
         simhash=hash_value,
         tag_names=_unique(tag_names),
     )
+
+
+def _web_url(url: str | None) -> str:
+    """``url`` if it is an absolute http(s) URL with a host, else ""."""
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else ""
+
+
+_TITLE_KEY_DROP = re.compile(r"[\W_]+")
+
+
+def _title_key(text: str) -> str:
+    return _TITLE_KEY_DROP.sub("", text).casefold()
+
+
+def _drop_leading_title(body: str, title: str) -> str:
+    """Pages and full-text extracts often open with the headline itself; the page
+    shows it in <h1> already, so a first line that *is* the title goes."""
+    key = _title_key(title)
+    if not body or len(key) < 4:
+        return body
+    doc = LineDoc(body)
+    if doc.lines and _title_key(doc.lines[0].text) == key:
+        doc.remove(doc.lines[0])
+        return doc.html()
+    return body
 
 
 def _tag_key(name: str) -> str:
@@ -198,7 +234,9 @@ def _find_story(source, p: Prepared, exclude_id: int | None = None) -> Article |
             fetched_at__gte=since,
         )
         .exclude(source=source)
-        .exclude(status=Article.Status.DELETED)
+        # Only a published article can carry a story: a pending/hidden root would
+        # fold its reposts out of every list while showing nothing itself.
+        .filter(status=Article.Status.PUBLISHED)
         .only("id", "simhash", "story_id")
         .order_by("id")[:50]
     )
@@ -211,7 +249,8 @@ def _find_story(source, p: Prepared, exclude_id: int | None = None) -> Article |
 _CONTENT_FIELDS = ("title", "summary", "body", "author", "original_title", "origin_account", "url", "canonical_url")
 
 
-def _store(source, p: Prepared, result: IngestResult) -> Article | None:
+def _store(source, p: Prepared, result: IngestResult, tags: list[Tag] | None = None) -> Article | None:
+    tags = tags if tags is not None else _resolve_tags(p.tag_names)
     with transaction.atomic():
         existing = _find_existing(source, p)
         if existing is not None:
@@ -227,9 +266,25 @@ def _store(source, p: Prepared, result: IngestResult) -> Article | None:
                 return None
             for f in changed:
                 setattr(existing, f, getattr(p, f))
-            existing.save(update_fields=[*changed, "updated_at"])
+            fields = [*changed, "updated_at"]
+            if p.simhash is not None and existing.simhash != p.simhash:
+                existing.simhash = p.simhash
+                fields.append("simhash")
+                for i in range(4):
+                    setattr(existing, f"sim_band{i}", _band(p.simhash, i))
+                    fields.append(f"sim_band{i}")
+            was_published = existing.status == Article.Status.PUBLISHED
+            if was_published and p.status == Article.Status.PENDING:
+                # The new version turned into spam: a human looks before readers do.
+                existing.status = Article.Status.PENDING
+                existing.moderation_note = p.moderation_note
+                existing.spam_score = p.spam_score
+                fields += ["status", "moderation_note", "spam_score"]
+            existing.save(update_fields=fields)
             result.updated += 1
-            _after_store(existing, p, created=False)
+            _after_store(existing, p, tags, created=False)
+            if was_published and existing.status != Article.Status.PUBLISHED:
+                _leave_published(existing)
             return existing
 
         story = _find_story(source, p)
@@ -269,21 +324,108 @@ def _store(source, p: Prepared, result: IngestResult) -> Article | None:
             result.new += 1
         if story is not None:
             result.duplicate += 1
-        _after_store(article, p, created=True)
+        _after_store(article, p, tags, created=True)
         return article
 
 
-def _after_store(article: Article, p: Prepared, *, created: bool) -> None:
-    tags = [t for t in (tag_get_or_create(name=n) for n in p.tag_names) if t is not None]
-    if created:
+def _resolve_tags(names: list[str]) -> list[Tag]:
+    """Tags for an entry, created (each in its own short transaction) *before* the
+    article's transaction, so concurrent workers never hold a new tag's unique
+    index entry while they wait on each other's counter rows."""
+    tags = {}
+    for name in names:
+        tag = tag_get_or_create(name=name)
+        if tag is not None:
+            tags.setdefault(tag.pk, tag)
+    return list(tags.values())
+
+
+def _after_store(article: Article, p: Prepared, tags_list: list[Tag], *, created: bool) -> None:
+    tags = {t.pk: t for t in tags_list}
+    # An update only adds tags (editors may have removed some by hand: those stay removed
+    # only if the new text no longer suggests them — good enough, and never a lost tag).
+    have = set() if created else set(TaggedArticle.objects.filter(content_object=article).values_list("tag_id", flat=True))
+    new_ids = [pk for pk in tags if pk not in have]
+    if new_ids:
         TaggedArticle.objects.bulk_create(
-            [TaggedArticle(content_object=article, tag=t) for t in tags], ignore_conflicts=True
+            [TaggedArticle(content_object=article, tag_id=pk) for pk in new_ids], ignore_conflicts=True
         )
-        if article.status == Article.Status.PUBLISHED and tags:
-            Tag.objects.filter(pk__in=[t.pk for t in tags]).update(articles_count=F("articles_count") + 1)
-            type(article.source).objects.filter(pk=article.source_id).update(article_count=F("article_count") + 1)
+    published = article.status == Article.Status.PUBLISHED
+    if published and new_ids:
+        # Lock counter rows in one global order: workers tagging overlapping sets never deadlock.
+        ordered = sorted(new_ids)
+        list(Tag.objects.select_for_update(no_key=True).filter(pk__in=ordered).order_by("pk").values_list("pk", flat=True))
+        Tag.objects.filter(pk__in=ordered).update(articles_count=F("articles_count") + 1)
+    if created and published:
+        type(article.source).objects.filter(pk=article.source_id).update(article_count=F("article_count") + 1)
     search.index_article(article, title_tokens=p.title_tokens, body_tokens=p.tokens)
-    transaction.on_commit(lambda: related.refresh_for(article.pk))
+    transaction.on_commit(lambda: _refresh_related(article.pk))
+
+
+def _refresh_related(article_id: int) -> None:
+    # After commit the article is stored: a failed sidebar refresh (e.g. two workers
+    # refreshing the same pair at once) must not be reported as a failed entry.
+    try:
+        related.refresh_for(article_id)
+    except Exception:
+        log.warning("related refresh failed for article=%s", article_id, exc_info=True)
+
+
+def _leave_published(article: Article) -> None:
+    """An article left the site (moderated, hidden, deleted): its tags' stored
+    counts drop, and if it carried a story, the oldest published repost carries
+    it on — otherwise the reposts would be folded under an article nobody sees."""
+    from articles.tags import tag_recount
+
+    for tag in Tag.objects.filter(tagged_articles__content_object=article):
+        tag_recount(tag=tag)
+    story_promote(article)
+
+
+def story_promote(article: Article) -> Article | None:
+    """If ``article`` roots a story but is no longer published, make its oldest
+    published repost the new root (and re-point the rest). Returns the new root."""
+    if article.story_id is not None or article.status == Article.Status.PUBLISHED:
+        return None
+    with transaction.atomic():
+        reposts = Article.objects.select_for_update().filter(story_id=article.pk).order_by("published_at", "id")
+        heir = reposts.filter(status=Article.Status.PUBLISHED).first()
+        if heir is None:
+            return None
+        Article.objects.filter(story_id=article.pk).exclude(pk=heir.pk).update(story_id=heir.pk)
+        Article.objects.filter(pk=heir.pk).update(story_id=None)
+        Article.objects.filter(pk=article.pk).update(story_id=heir.pk)
+    heir.story_id = None
+    return heir
+
+
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+_STORE_ATTEMPTS = 3
+
+
+def _is_retryable(exc: OperationalError) -> bool:
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) in _RETRYABLE_SQLSTATES or getattr(cause, "pgcode", None) in _RETRYABLE_SQLSTATES
+
+
+def _store_retrying(source, p: Prepared, result: IngestResult) -> Article | None:
+    """_store, retried when PostgreSQL picks this transaction as a deadlock victim
+    (its work was rolled back, so running it again is safe)."""
+    tags = _resolve_tags(p.tag_names)
+    for attempt in range(1, _STORE_ATTEMPTS + 1):
+        partial = IngestResult()
+        try:
+            article = _store(source, p, partial, tags)
+        except OperationalError as exc:
+            if attempt == _STORE_ATTEMPTS or not _is_retryable(exc) or connection.in_atomic_block:
+                raise
+            log.info("ingest retry %s for guid=%s after %s", attempt, p.guid, exc.__cause__.__class__.__name__)
+            time.sleep(0.05 * attempt)
+            continue
+        for name in ("new", "updated", "unchanged", "duplicate", "spam"):
+            setattr(result, name, getattr(result, name) + getattr(partial, name))
+        return article
+    return None
 
 
 def ingest(source, entries) -> IngestResult:
@@ -293,7 +435,7 @@ def ingest(source, entries) -> IngestResult:
     for entry in entries:
         try:
             prepared = prepare_entry(entry, ctx)
-            article = _store(source, prepared, result)
+            article = _store_retrying(source, prepared, result)
             if article is not None:
                 result.article_ids.append(article.pk)
         except Exception as exc:  # one broken entry must not cost the others

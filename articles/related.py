@@ -1,22 +1,62 @@
-"""相关推荐, precomputed when an article is stored: shared tags + shared keywords."""
+"""相关推荐, precomputed when an article is stored: shared tags + shared keywords.
+
+Candidates come from the article's tags (newest articles first) and, on
+PostgreSQL, from the search index (articles sharing at least two of its top
+keywords, GIN-indexed). Each is scored ``shared tags × 1 + shared keywords × 0.5``.
+A card stores the words it shares with the article, those that appear in the
+card's title first, so the page can highlight them (``highlight_words``).
+A newcomer is also offered to its neighbours' lists, replacing their weakest
+link when it scores higher — lists refresh as related articles arrive.
+"""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
+from itertools import combinations
 
-from django.db import transaction
+from django.db import connection, transaction
 
-from articles.models import Article, RelatedArticle, TaggedArticle
+from articles.models import Article, RelatedArticle, Tag, TaggedArticle
 from articles.text.tokenizer import keywords
 
 RELATED_LIMIT = 6
-CANDIDATES = 200
+CANDIDATES = 150
+KEYWORD_CANDIDATES = 100
+KEYWORD_WINDOW = timedelta(days=180)
+SHARED_WORDS = 5
 
 
-def _keywords(article: Article) -> list[str]:
-    return keywords(f"{article.title} {article.title} {article.search_text[:4000]}", top_k=15)
+def _keywords(title: str, search_text: str) -> list[str]:
+    return keywords(f"{title} {title} {search_text[:4000]}", top_k=15)
 
 
-def compute_related(article: Article) -> list[tuple[int, float, list[str]]]:
+def _keyword_candidates(article: Article, mine: list[str]) -> list[int]:
+    """Recent published originals sharing at least two of the article's top keywords."""
+    if connection.vendor != "postgresql" or len(mine) < 2:
+        return []
+    from articles.search import _quote
+
+    top = list(dict.fromkeys(w.lower() for w in mine))[:8]
+    query = " | ".join(f"({_quote(a)} & {_quote(b)})" for a, b in combinations(top, 2))
+    since = article.published_at - KEYWORD_WINDOW
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM articles_article WHERE search_vector @@ to_tsquery('simple', %s) "
+            "AND status = %s AND story_id IS NULL AND id <> %s AND published_at >= %s "
+            "ORDER BY published_at DESC LIMIT %s",
+            [query, Article.Status.PUBLISHED, article.pk, since, KEYWORD_CANDIDATES],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _ordered_words(words: list[str], title: str) -> list[str]:
+    """Words that appear in the card's title first: those are the ones the card can highlight."""
+    lower = title.lower()
+    return sorted(dict.fromkeys(words), key=lambda w: w.lower() not in lower)[:SHARED_WORDS]
+
+
+def compute_related(article: Article) -> list[tuple[int, float, list[str], str]]:
+    """[(related_id, score, shared words ordered for the related card, related title)], best first."""
     tag_ids = list(TaggedArticle.objects.filter(content_object=article).values_list("tag_id", flat=True))
     shared_tags: Counter[int] = Counter()
     if tag_ids:
@@ -27,40 +67,67 @@ def compute_related(article: Article) -> list[tuple[int, float, list[str]]]:
             .values_list("content_object_id", flat=True)[: CANDIDATES * 3]
         )
         shared_tags.update(rows)
-    candidate_ids = [aid for aid, _ in shared_tags.most_common(CANDIDATES)]
+    mine_list = _keywords(article.title, article.search_text)
+    candidate_ids = {aid for aid, _ in shared_tags.most_common(CANDIDATES)}
+    candidate_ids.update(_keyword_candidates(article, mine_list))
     if not candidate_ids:
         return []
-    mine = set(_keywords(article))
+    mine = {w.lower() for w in mine_list}
+    story_root = article.story_id or article.pk
+    tag_names = dict(Tag.objects.filter(pk__in=tag_ids).values_list("pk", "name"))
+    tagged = {}
+    for aid, tid in TaggedArticle.objects.filter(content_object_id__in=candidate_ids, tag_id__in=tag_ids).values_list(
+        "content_object_id", "tag_id"
+    ):
+        tagged.setdefault(aid, []).append(tag_names.get(tid, ""))
     scored = []
-    for other in Article.objects.filter(pk__in=candidate_ids).exclude(story_id=article.pk).only("id", "title", "search_text"):
-        if article.story_id and other.id == article.story_id:
+    others = (
+        Article.objects.filter(pk__in=candidate_ids, status=Article.Status.PUBLISHED, story__isnull=True)
+        .exclude(pk=story_root)
+        .only("id", "title", "search_text")
+    )
+    for other in others:
+        theirs = _keywords(other.title, other.search_text)
+        shared = [w for w in theirs if w.lower() in mine]
+        tags_shared = tagged.get(other.id, [])
+        score = len(tags_shared) * 1.0 + len(shared) * 0.5
+        if score <= 0:
             continue
-        theirs = _keywords(other)
-        shared = [w for w in theirs if w in mine]
-        score = shared_tags[other.id] * 1.0 + len(shared) * 0.5
-        scored.append((other.id, score, shared[:5]))
+        words = _ordered_words([*shared, *[t for t in tags_shared if t]], other.title)
+        scored.append((other.id, score, words, other.title))
     scored.sort(key=lambda x: (-x[1], -x[0]))
     return scored[:RELATED_LIMIT]
 
 
+def _offer(neighbour_id: int, article: Article, score: float, words: list[str]) -> None:
+    """Put ``article`` in a neighbour's list if it beats the neighbour's weakest link."""
+    links = list(
+        RelatedArticle.objects.filter(article_id=neighbour_id).exclude(related_id=article.pk)
+        .order_by("-score", "-related_id").only("id", "score")
+    )
+    if len(links) >= RELATED_LIMIT and links[RELATED_LIMIT - 1].score >= score:
+        RelatedArticle.objects.filter(article_id=neighbour_id, related_id=article.pk).delete()
+        return
+    RelatedArticle.objects.update_or_create(
+        article_id=neighbour_id, related_id=article.pk,
+        defaults={"score": score, "shared_words": _ordered_words(words, article.title)},
+    )
+    extra = links[RELATED_LIMIT - 1 :]
+    if extra:
+        RelatedArticle.objects.filter(pk__in=[link.pk for link in extra]).delete()
+
+
 def refresh_for(article_id: int) -> None:
-    article = Article.objects.filter(pk=article_id).first()
+    article = Article.objects.filter(pk=article_id).only("id", "title", "search_text", "status", "story_id", "published_at").first()
     if article is None:
         return
-    rows = compute_related(article)
+    rows = compute_related(article) if article.status == Article.Status.PUBLISHED else []
     with transaction.atomic():
         RelatedArticle.objects.filter(article=article).delete()
         RelatedArticle.objects.bulk_create(
-            [RelatedArticle(article=article, related_id=rid, score=s, shared_words=w) for rid, s, w in rows]
+            [RelatedArticle(article=article, related_id=rid, score=s, shared_words=w) for rid, s, w, _ in rows]
         )
-        # A newcomer may belong in its neighbours' lists too: add it where it beats their weakest.
-        for rid, score, words in rows:
-            links = list(RelatedArticle.objects.filter(article_id=rid).order_by("-score"))
-            if len(links) >= RELATED_LIMIT and links[-1].score >= score:
-                continue
-            RelatedArticle.objects.update_or_create(
-                article_id=rid, related_id=article.pk, defaults={"score": score, "shared_words": words}
-            )
-            extra = links[RELATED_LIMIT - 1 :]
-            if extra:
-                RelatedArticle.objects.filter(pk__in=[link.pk for link in extra]).delete()
+        # Reposts are folded into their story: they are not offered to anyone.
+        if article.story_id is None:
+            for rid, score, words, _ in rows:
+                _offer(rid, article, score, words)

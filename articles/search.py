@@ -238,7 +238,14 @@ def _term_tsquery(term: str) -> str:
     for i, (p, operand) in enumerate(operands):
         expr = operand if i == 0 else f"{expr} <{p - last}> {operand}"
         last = p
-    return f"({expr})" if expr else ""
+    if not expr:
+        return ""
+    word = term.translate(FULLWIDTH_TO_ASCII).lower()
+    if len(operands) > 1 and not any(ch.isspace() for ch in word):
+        # The whole word as a lexeme too: vectors written without grams (older
+        # rows, bulk-seeded corpora) still match on what the tokenizer cut.
+        expr = f"{expr} | {_quote(word)}"
+    return f"({expr})"
 
 
 def to_tsquery(parsed: ParsedQuery) -> str:

@@ -2,18 +2,24 @@
 keeps their stored stats, follows and merges them."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import lru_cache
+
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from articles.models import Article, Tag, TagAlias, TagFollow, TaggedArticle
-from articles.text.tagging import DEFAULT_ALIASES, normalize_tag_name, tag_key
+from articles.text.tagging import DEFAULT_ALIASES, build_vocabulary, normalize_tag_name, tag_key
+from articles.text.tokenizer import load_user_words
 
 
-def tag_resolve(*, name: str) -> Tag | None:
-    """The existing tag a name means (by alias or case-insensitive name), if any."""
-    display = normalize_tag_name(name)
-    if not display:
-        return None
+@lru_cache(maxsize=1)
+def _default_vocabulary() -> dict[str, str]:
+    """tag_key → canonical name of the shipped synonym table (canonical names included)."""
+    return build_vocabulary(set(DEFAULT_ALIASES.values()), DEFAULT_ALIASES)
+
+
+def _lookup(display: str) -> Tag | None:
     key = tag_key(display)
     alias = TagAlias.objects.select_related("tag").filter(alias=key).first()
     if alias:
@@ -21,8 +27,29 @@ def tag_resolve(*, name: str) -> Tag | None:
     return Tag.objects.filter(name__iexact=display).first()
 
 
+def _canonical_name(display: str) -> str:
+    """The shipped canonical spelling of a name (英伟达 / nvidia → NVIDIA), else the name."""
+    return _default_vocabulary().get(tag_key(display), display)
+
+
+def tag_resolve(*, name: str) -> Tag | None:
+    """The existing tag a name means — by the editors' aliases, case-insensitive
+    name, then the shipped synonym table — if any."""
+    display = normalize_tag_name(name)
+    if not display:
+        return None
+    found = _lookup(display)
+    if found is None:
+        canonical = _canonical_name(display)
+        if canonical != display:
+            found = _lookup(canonical)
+    return found
+
+
 def tag_get_or_create(*, name: str) -> Tag | None:
-    """Create tags only here. Two workers may race on a new tag: retry on IntegrityError."""
+    """Create tags only here: names normalized (case, script, width, decoration)
+    and mapped through the aliases first, so 開源/开源 or nvidia/NVIDIA/英伟达 never
+    become twins. Two workers may race on a new tag: retry on IntegrityError."""
     display = normalize_tag_name(name)
     if not display:
         return None
@@ -30,21 +57,35 @@ def tag_get_or_create(*, name: str) -> Tag | None:
         existing = tag_resolve(name=display)
         if existing:
             return existing
+        canonical = _canonical_name(display)
         try:
             with transaction.atomic():
-                tag = Tag(name=display)
+                tag = Tag(name=canonical)
                 tag.save()  # taggit makes a unique unicode slug (开源 → 开源, collisions get _1)
-                TagAlias.objects.get_or_create(alias=tag_key(display), defaults={"tag": tag})
-                return tag
+                for key in dict.fromkeys((tag_key(canonical), tag_key(display))):
+                    TagAlias.objects.get_or_create(alias=key, defaults={"tag": tag})
         except IntegrityError:
             continue
+        # Brand names must stay whole for tagging and search from now on.
+        load_user_words([canonical, display])
+        return tag
     return tag_resolve(name=display)
 
 
 def tag_alias_add(*, tag: Tag, alias: str) -> TagAlias:
-    key = tag_key(normalize_tag_name(alias))
-    obj, _ = TagAlias.objects.update_or_create(alias=key, defaults={"tag": tag})
+    display = normalize_tag_name(alias)
+    obj, _ = TagAlias.objects.update_or_create(alias=tag_key(display), defaults={"tag": tag})
+    load_user_words([display])
     return obj
+
+
+def tag_words() -> Iterable[str]:
+    """Every tag name and alias, plus the shipped synonyms: the words the
+    tokenizer must keep whole (registered as its loader in articles.apps)."""
+    words = set(DEFAULT_ALIASES) | set(DEFAULT_ALIASES.values())
+    words.update(Tag.objects.values_list("name", flat=True))
+    words.update(TagAlias.objects.values_list("alias", flat=True))
+    return sorted(words)
 
 
 def tags_seed_default_aliases() -> None:
@@ -56,8 +97,9 @@ def tags_seed_default_aliases() -> None:
 
 
 def tag_vocabulary() -> dict[str, str]:
-    """tag_key(alias or name) → canonical tag name, for keyword tagging."""
-    vocab: dict[str, str] = {}
+    """tag_key(alias or name) → canonical tag name, for keyword tagging: the
+    shipped synonym table, overridden by the database's tags and aliases."""
+    vocab: dict[str, str] = dict(_default_vocabulary())
     for name in Tag.objects.values_list("name", flat=True):
         vocab[tag_key(name)] = name
     for alias, name in TagAlias.objects.values_list("alias", "tag__name"):
@@ -95,6 +137,8 @@ def tag_merge(*, source: Tag, target: Tag) -> Tag:
     """Merge `source` into `target`: articles, follows, aliases and views move; source is deleted."""
     if source.pk == target.pk:
         return target
+    source = Tag.objects.select_for_update().get(pk=source.pk)  # fresh stats, no concurrent merge
+    target = Tag.objects.select_for_update().get(pk=target.pk)
     existing_articles = set(TaggedArticle.objects.filter(tag=target).values_list("content_object_id", flat=True))
     TaggedArticle.objects.filter(tag=source).exclude(content_object_id__in=existing_articles).update(tag=target)
     existing_followers = set(TagFollow.objects.filter(tag=target).values_list("user_id", flat=True))

@@ -291,8 +291,14 @@ def bench_ingest(args) -> dict:
     try:
         t = time.perf_counter()
         stored = 0
+        failed = 0
         for source, (path, data) in zip(sources, files):
-            outcome = source_fetch(source=source, content=data, content_type="application/xml")
+            try:
+                outcome = source_fetch(source=source, content=data, content_type="application/xml")
+            except Exception:  # e.g. PostgreSQL restarted by someone else mid-run: count it, go on
+                failed += 1
+                connection.close()
+                continue
             stored += outcome.new + outcome.spam
         pipeline_s = time.perf_counter() - t
     finally:
@@ -304,7 +310,7 @@ def bench_ingest(args) -> dict:
         ids.delete()
         Source.objects.filter(pk__in=[s.pk for s in sources]).delete()
         connection.close()
-    return {"files": len(files), "entries": entries, "stored": stored, "bare_feedparser_s": round(bare_s, 3),
+    return {"files": len(files), "failed_files": failed, "entries": entries, "stored": stored, "bare_feedparser_s": round(bare_s, 3),
             "pipeline_s": round(pipeline_s, 3), "bare_entries_per_s": round(entries / bare_s, 1),
             "pipeline_entries_per_s": round(entries / pipeline_s, 1), "ratio": round(bare_s / pipeline_s, 3)}
 
@@ -485,7 +491,7 @@ def write_plans(sample: dict) -> dict:
     from articles.search import search_articles
     from feeds.models import Source
 
-    tag = Tag.objects.get(slug=sample["tag"])
+    tag = Tag.objects.get(slug=sample["tag_slug"])
     rare = Tag.objects.filter(articles_count__gt=0).order_by("articles_count").first()
     source = Source.objects.filter(slug=sample["source"]).first()
     since = timezone.now() - timedelta(hours=24)
@@ -565,6 +571,7 @@ def main() -> int:
     }
     from urllib.parse import quote
 
+    sample["tag_slug"] = sample["tag"]
     sample["tag"] = quote(sample["tag"])
     sample["cold_tags"] = [(quote(s), p) for s, p in sample["cold_tags"]]
 
@@ -572,6 +579,8 @@ def main() -> int:
         "articles": Article.objects.count(), "tags": Tag.objects.count(), "sources": Source.objects.count(),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "load_tool": "wrk" if shutil.which("wrk") else "python"},
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        # Other processes on the machine skew throughput; the load average says how much.
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     log("query plans → bench/plans.txt")
     results["plans_ms"] = write_plans(sample)
@@ -601,6 +610,7 @@ def main() -> int:
         results["worker"] = bench_worker_memory(env, related_ids[:10])
     connection.close()
     results["bench_seconds"] = round(time.monotonic() - started, 1)
+    results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
     # --- summary: ratios against baselines, PASS/FAIL against targets -------------------
     rows = []
@@ -621,7 +631,7 @@ def main() -> int:
                      r["ratio"], "≥ 0.5", verdict(r["ratio"] >= 0.5)))
     if "refresh" in results and "seconds" in results["refresh"]:
         s = results["refresh"]["seconds"]
-        rows.append(("refresh 1,000 sources", f"{s} s", 15 / s, "≤ 15 s", verdict(s <= 15)))
+        rows.append((f"refresh {results['refresh'].get('sources', '?')} sources", f"{s} s", 15 / s, "≤ 15 s", verdict(s <= 15)))
     if "search" in results:
         s = results["search"]["p95_ms"]
         rows.append(("search p95", f"{s} ms", 20 / s, "≤ 20 ms", verdict(s <= 20)))

@@ -7,6 +7,9 @@ VENV=${VENV:-.venv}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-newsroom.settings.local}
+# /metrics adds up every process (gunicorn workers, celery pool): they all write here.
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/prometheus}
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
@@ -18,6 +21,6 @@ pids+=($!)
 "$VENV/bin/celery" -A newsroom beat --loglevel INFO --schedule var/celerybeat-schedule &
 pids+=($!)
 echo "Newsroom: http://$HOST:$PORT/  (admin: /admin/, demo editor: editor / newsroom-demo)"
-"$VENV/bin/gunicorn" newsroom.wsgi --bind "$HOST:$PORT" --workers 2 --threads 4 --access-logfile - &
+"$VENV/bin/gunicorn" newsroom.wsgi -c ops/gunicorn.conf.py --bind "$HOST:$PORT" --workers 2 --threads 4 --access-logfile - &
 pids+=($!)
 wait -n "${pids[@]}"

@@ -39,9 +39,18 @@ def reader(client):
 @pytest.mark.parametrize("logged_in", [False, True])
 def test_page_query_counts(client, corpus, django_assert_max_num_queries, logged_in, request):
     source, tags, articles = corpus
+    from articles.models import Comment
+    from articles.search import reindex
+
+    for a in articles:
+        reindex(a)
     if logged_in:
         user = request.getfixturevalue("reader")
         tag_follow(user=user, tag=tags[0])
+        for n in range(5):  # comment threads: replies are prefetched, not queried per comment
+            top = Comment.objects.create(article=articles[0], user=user, body=f"评论{n}")
+            Comment.objects.create(article=articles[0], user=user, body=f"回复{n}", parent=top)
+    q = quote("文章")
     pages = {
         "/": 10,
         f"/articles/{articles[0].pk}/": 16,
@@ -52,9 +61,17 @@ def test_page_query_counts(client, corpus, django_assert_max_num_queries, logged
         "/feeds/latest.xml": 6,
         f"/tags/{quote(tags[0].slug)}/feed.xml": 6,
         "/sitemap.xml": 6,
+        "/hot/?window=7d": 8,
+        f"/search/?q={q}": 10,
+        f"/search/?q={q}&tag={quote(tags[0].slug)}&source={source.slug}&since=2020-01-01&sort=new": 12,
+        f"/search/feed.xml?q={q}": 6,
+        "/search/": 6,
+        "/accounts/login/": 4,
+        "/accounts/signup/": 4,
     }
     if logged_in:
         pages.update({"/me/": 12, "/me/bookmarks/": 10})
+        del pages["/accounts/login/"], pages["/accounts/signup/"]  # logged in: redirected away
     for url, limit in pages.items():
         with django_assert_max_num_queries(limit):
             assert client.get(url).status_code == 200, url

@@ -20,7 +20,7 @@ LISTED = Q(status="published", story__isnull=True)
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("articles", "0002_search_gin_and_editors"),
+        ("articles", "0003_comment"),
     ]
 
     operations = [

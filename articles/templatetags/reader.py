@@ -7,15 +7,81 @@ from django import template
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from articles.text.sanitize import html_to_text
+
 register = template.Library()
+
+SNIPPET_BEFORE = 40
+SNIPPET_LENGTH = 140
+
+
+def _pattern(words) -> re.Pattern[str] | None:
+    words = sorted({w for w in (words or []) if w and w.strip()}, key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+
+
+def _mark(text: str, pattern: re.Pattern[str] | None) -> str:
+    """Escape each piece of text separately so a match never splits an entity."""
+    if pattern is None:
+        return escape(text)
+    out, last = [], 0
+    for m in pattern.finditer(text):
+        out.append(escape(text[last : m.start()]))
+        out.append(f"<b>{escape(m.group(0))}</b>")
+        last = m.end()
+    out.append(escape(text[last:]))
+    return "".join(out)
 
 
 @register.filter
 def highlight_words(text: str, words) -> str:
-    """Escape `text`, then wrap each occurrence of the given words in <b> (longest first)."""
-    text = escape(text or "")
-    words = sorted({escape(w) for w in (words or []) if w and len(w.strip()) >= 1}, key=len, reverse=True)
-    if not words:
-        return mark_safe(text)
-    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
-    return mark_safe(pattern.sub(lambda m: f"<b>{m.group(0)}</b>", text))
+    """Escape `text`, then wrap each occurrence of the given words in <b> (longest first, any case)."""
+    return mark_safe(_mark(str(text or ""), _pattern(words)))
+
+
+@register.filter
+def search_snippet(article, words) -> str:
+    """A short passage of the article around its first match, matches in <b>;
+    the summary when the match is only in the title."""
+    pattern = _pattern(words)
+    text = html_to_text(getattr(article, "body", "") or "").replace("\n", " ")
+    m = pattern.search(text) if (pattern and text) else None
+    if m is None:
+        summary = (article.summary or text)[:SNIPPET_LENGTH]
+        return mark_safe(_mark(summary, pattern) + ("…" if len(article.summary or text) > SNIPPET_LENGTH else ""))
+    start = max(0, m.start() - SNIPPET_BEFORE)
+    end = min(len(text), start + SNIPPET_LENGTH)
+    snippet = _mark(text[start:end], pattern)
+    return mark_safe(("…" if start else "") + snippet + ("…" if end < len(text) else ""))
+
+
+@register.simple_tag(takes_context=True)
+def canonical_url(context, keep: str = "page") -> str:
+    """The page's absolute URL with only the parameters that change its content
+    (``keep``, space-separated); page=1 is the bare URL, so every page has one address."""
+    request = context.get("request")
+    if request is None:
+        return ""
+    params = request.GET.copy()
+    for key in list(params):
+        if key not in keep.split():
+            del params[key]
+    if params.get("page") in ("1", ""):
+        del params["page"]
+    query = params.urlencode()
+    return request.build_absolute_uri(request.path) + (f"?{query}" if query else "")
+
+
+@register.simple_tag(takes_context=True)
+def page_url(context, number) -> str:
+    """This page's URL at page ``number``, every other parameter kept (search
+    filters); page 1 has no page parameter, so each page has one stable address."""
+    request = context["request"]
+    params = request.GET.copy()
+    params.pop("page", None)
+    if int(number) > 1:
+        params["page"] = str(number)
+    query = params.urlencode()
+    return request.path + (f"?{query}" if query else "")

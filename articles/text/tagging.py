@@ -30,8 +30,10 @@ __all__ = ["DEFAULT_ALIASES", "build_vocabulary", "normalize_tag_name", "suggest
 
 TagRule = tuple[str, bool, str]
 
-# alias → canonical tag name. Seeded into the database by articles.tags; editors
-# maintain the table afterwards (e.g. drop 显卡 → GPU if they want them apart).
+# alias → canonical tag name: the shipped vocabulary (articles.tags merges it
+# under the database's tags and TagAlias rows, which win). Editors extend or
+# override it in the admin. 显卡 (a graphics card) is deliberately not GPU here:
+# a datacenter accelerator is no 显卡; editors who want them joined add the alias.
 DEFAULT_ALIASES: dict[str, str] = {
     # vendors
     "英伟达": "NVIDIA", "nvidia": "NVIDIA", "辉达": "NVIDIA", "輝達": "NVIDIA",
@@ -63,7 +65,7 @@ DEFAULT_ALIASES: dict[str, str] = {
     "CUDA": "CUDA",
     # concepts
     "开源": "开源", "開源": "开源", "open source": "开源",
-    "显卡": "GPU", "gpu": "GPU", "图形处理器": "GPU",
+    "gpu": "GPU", "图形处理器": "GPU",
     "人工智能": "AI", "ai": "AI",
     "大模型": "大模型", "大语言模型": "大模型", "LLM": "大模型", "llm": "大模型",
     "芯片": "芯片", "晶片": "芯片",

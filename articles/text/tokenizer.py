@@ -13,18 +13,24 @@ segmenter and swaps the reference (copy-on-write). Readers never lock.
 """
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import rjieba
 
 from .normalize import FULLWIDTH_TO_ASCII, strip_pinyin
 
-__all__ = ["idf", "keywords", "load_user_words", "search_tokens", "segment", "user_dict_path"]
+__all__ = [
+    "idf", "keywords", "load_user_words", "search_tokens", "segment", "set_user_word_loader", "user_dict_path",
+]
+
+log = logging.getLogger(__name__)
 
 _USERDICT = Path(__file__).resolve().parent.parent / "data" / "userdict.txt"
 # Sum of frequencies in jieba's stock dictionary (dict.txt): the IDF denominator.
@@ -108,7 +114,52 @@ _runtime_words: dict[str, int | None] = {}
 _lock = threading.Lock()
 
 
+# Where the runtime words (tag names) come from: registered by the app
+# (articles.apps) so every process that segments — web, worker, commands —
+# learns the tag vocabulary once, on first use, without this module touching
+# the database itself.
+_word_loader: Callable[[], Iterable[str]] | None = None
+_loader_done = False
+_loader_retry_at = 0.0
+_LOADER_RETRY_SECONDS = 30.0
+_loader_lock = threading.Lock()
+
+
+def set_user_word_loader(loader: Callable[[], Iterable[str]] | None) -> None:
+    """Register the callable that yields words to teach the tokenizer once per
+    process (on first use). A loader that fails (no database yet) is retried
+    after a pause; meanwhile segmentation goes on with the shipped dictionary."""
+    global _word_loader, _loader_done, _loader_retry_at
+    _word_loader = loader
+    _loader_done = loader is None
+    _loader_retry_at = 0.0
+
+
+def _run_word_loader() -> None:
+    global _loader_done, _loader_retry_at
+    loader = _word_loader
+    if loader is None or time.monotonic() < _loader_retry_at:
+        return
+    if not _loader_lock.acquire(blocking=False):
+        return  # another thread is loading; cut with what we have
+    try:
+        if _loader_done:
+            return
+        try:
+            words = list(loader())
+        except Exception as exc:  # no database (yet): retry later, never fail a cut
+            _loader_retry_at = time.monotonic() + _LOADER_RETRY_SECONDS
+            log.debug("tokenizer word loader failed, retrying later: %s", exc)
+            return
+        _loader_done = True
+        load_user_words(words)
+    finally:
+        _loader_lock.release()
+
+
 def _segmenter() -> _Segmenter:
+    if not _loader_done and _word_loader is not None:
+        _run_word_loader()
     state = _state
     if state is None:
         with _lock:

@@ -283,8 +283,8 @@ class Command(BaseCommand):
                 for s in range(0, n, BATCH)]
         procs = processes or max(1, min(multiprocessing.cpu_count(), 4))
         done = 0
-        connection.close()  # never fork a live database connection
         if procs > 1 and len(jobs) > 1:
+            connection.close()  # never fork a live database connection
             pool = multiprocessing.get_context("fork").Pool(procs)
             batches = pool.imap(_generate_batch, jobs)
         else:

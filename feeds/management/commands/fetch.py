@@ -36,7 +36,7 @@ class Command(BaseCommand):
             if as_json:
                 self.stdout.write(_json_line(o))
             else:
-                line = f"source {o.source}: {o.status} new={o.new} updated={o.updated}"
+                line = f"source {o.source}: {o.status} new={o.new} updated={o.updated} health={o.health}"
                 if o.error:
                     line += f" error[{o.error_kind}]={o.error}"
                 self.stdout.write(line)

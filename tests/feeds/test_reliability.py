@@ -1,0 +1,155 @@
+"""Idempotent end to end: fetches that run twice, or die half-way, lose and duplicate nothing."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count
+
+from articles.models import Article
+from feeds.models import Source
+from feeds.services import source_create
+from feeds.tasks import fetch_source
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def big_feed(n: int) -> str:
+    now = datetime.now(timezone.utc)
+    items = "".join(
+        f"<item><title>第 {i} 条：国产芯片厂商发布新品，性能提升 {i % 50} 倍</title>"
+        f"<link>http://news.example.com/a/{i}.html</link><guid>urn:reliability:{i}</guid>"
+        f"<pubDate>{format_datetime(now - timedelta(minutes=i), usegmt=True)}</pubDate>"
+        f"<description><![CDATA[<p>第 {i} 篇报道。处理器、显卡、大模型与开源社区的新闻，编号 {i}。</p>"
+        f"<p>这是为可靠性测试准备的正文段落，包含足够的中文文本以便分词、去重与打标签，序号 {i * 7}。</p>]]>"
+        f"</description></item>"
+        for i in range(n)
+    )
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>可靠性测试源</title>'
+            f"<language>zh-cn</language>{items}</channel></rss>")
+
+
+def assert_each_entry_once(source: Source, n: int) -> None:
+    rows = Article.objects.filter(source=source)
+    assert rows.count() == n
+    assert rows.values("guid").distinct().count() == n
+    assert not rows.values("guid").annotate(c=Count("id")).filter(c__gt=1).exists()
+    assert set(rows.values_list("guid", flat=True)) == {f"urn:reliability:{i}" for i in range(n)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_fetch_running_twice_at_once_duplicates_nothing(feed_server) -> None:
+    n = 60
+    source = source_create(url=feed_server.add("/twice.xml", big_feed(n)))
+    results: list[dict | None] = []
+
+    def run() -> None:
+        try:
+            results.append(fetch_source.run(source.pk))  # the task body, as a redelivered copy would run it
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(results) == 3 and all(r and r["status"] == "ok" for r in results), results
+    assert sum(r["new"] for r in results) == n  # each entry counted new exactly once
+    assert_each_entry_once(source, n)
+    source.refresh_from_db()
+    assert source.leased_until is None
+
+
+def _start_worker(env: dict, schedule: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "newsroom", "worker", "-B", "-Q", "fetch,process,maintenance",
+         "--pool", "threads", "-c", "2", "--loglevel", "INFO", "--without-mingle", "--without-gossip",
+         "-s", str(schedule)],
+        cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: SIGKILL reaches the embedded beat too
+    )
+
+
+def _kill(worker: subprocess.Popen) -> None:
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    worker.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_ingest_three_times_loses_and_duplicates_nothing(feed_server, tmp_path) -> None:
+    n = 250  # enough entries that ingest takes seconds: we kill while it is half-way
+    source = source_create(url=feed_server.add("/big.xml", big_feed(n)))
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "newsroom.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "NEWSROOM_SCHEDULE_SECONDS": "1",
+        # The killed worker never acks or reports back: the broker redelivers its message and the
+        # scheduler re-picks the source once the lease expires. Both paths run here.
+        "NEWSROOM_FETCH_LEASE_SECONDS": "3",
+        "NEWSROOM_BROKER_VISIBILITY_TIMEOUT": "5",
+        "NEWSROOM_VAR_DIR": str(tmp_path / "var"),
+    }
+    log = tmp_path / "worker.log"
+    killed_at: list[int] = []
+    worker: subprocess.Popen | None = None
+    try:
+        for attempt in range(3):
+            worker = _start_worker(env, tmp_path / f"beat-{attempt}", log)
+            before = killed_at[-1] if killed_at else 0
+            deadline = time.monotonic() + 120
+            count = before
+            try:
+                while time.monotonic() < deadline and worker.poll() is None:
+                    count = Article.objects.filter(source=source).count()
+                    if count > before:
+                        break  # this worker is storing entries right now
+                    time.sleep(0.05)
+            finally:
+                _kill(worker)
+            killed_at.append(Article.objects.filter(source=source).count())
+            assert before < count < n, f"attempt {attempt}: not killed mid-ingest ({before} → {count})\n{log.read_text()[-3000:]}"
+        assert killed_at[-1] < n
+
+        # A fresh worker finishes the job.
+        worker = _start_worker(env, tmp_path / "beat-final", log)
+        try:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and worker.poll() is None:
+                source.refresh_from_db()
+                if Article.objects.filter(source=source).count() >= n and source.last_status == "ok":
+                    break
+                time.sleep(0.5)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                _kill(worker)
+    finally:
+        for leftover in (w for w in [worker] if w is not None and w.poll() is None):
+            _kill(leftover)  # never leave a worker (or its beat) behind
+    output = log.read_text(errors="replace")
+    source.refresh_from_db()
+    assert source.last_status == "ok", output[-4000:]
+    assert_each_entry_once(source, n)
+    assert source.leased_until is None
+    assert output.count("feeds.tasks.fetch_source") >= 4

@@ -1,0 +1,106 @@
+"""Follows (tags, sources), /me/ stream, bookmarks: stored counts, JSON and form toggles, rate limits."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from articles.models import Article, Bookmark, SourceFollow, Tag
+from feeds.models import Source
+from tests.readers.conftest import make_source, store
+
+pytestmark = pytest.mark.django_db
+
+
+def test_me_streams_followed_tags_and_sources_newest_first(client, reader):
+    chips = make_source("芯片快讯", "chips", tags="芯片")
+    phones = make_source("手机快讯", "phones", tags="手机")
+    cars = make_source("汽车快讯", "cars", tags="汽车")
+    old_chip = store(chips, "芯片旧闻", "正文。", hours_ago=10)
+    new_chip = store(chips, "芯片新闻", "正文。", hours_ago=1)
+    phone = store(phones, "手机新闻", "正文。", hours_ago=5)
+    store(cars, "汽车新闻", "正文。", hours_ago=2)
+
+    assert "还没有关注标签" in client.get("/me/").content.decode()
+    tag = Tag.objects.get(name="芯片")
+    assert client.post(f"/tags/{quote(tag.slug)}/follow/", {"action": "follow"}).status_code == 302
+    response = client.post("/sources/phones/follow/", {"action": "follow", "next": "/me/"})
+    assert response.status_code == 302 and response["Location"] == "/me/"
+
+    page = client.get("/me/")
+    assert [a.pk for a in page.context["articles"]] == [new_chip.pk, phone.pk, old_chip.pk]
+    html = page.content.decode()
+    assert '<a class="chip small source" href="/sources/phones/">手机快讯</a>' in html
+    assert Source.objects.get(slug="phones").followers_count == 1
+    assert Tag.objects.get(pk=tag.pk).followers_count == 1
+
+    # The source page shows the stored count and an accessible unfollow button.
+    html = client.get("/sources/phones/").content.decode()
+    assert '关注 <span class="followers" data-followers>1</span>' in html
+    assert 'aria-label="取消关注 手机快讯"' in html and 'aria-pressed="true"' in html
+    client.post("/sources/phones/follow/", {"action": "unfollow"})
+    client.post("/sources/phones/follow/", {"action": "unfollow"})  # twice: never negative
+    assert Source.objects.get(slug="phones").followers_count == 0
+    assert not SourceFollow.objects.exists()
+
+
+def test_json_toggles_for_javascript(client, reader, source):
+    a = store(source, "可收藏的文章", "正文。")
+    r = client.post(f"/articles/{a.pk}/bookmark/", {"action": "add"}, HTTP_ACCEPT="application/json")
+    assert r.json() == {"bookmarked": True, "bookmarks": 1}
+    r = client.post("/sources/chips/follow/", {"action": "follow"}, HTTP_ACCEPT="application/json")
+    assert r.json() == {"following": True, "followers": 1}
+    html = client.get("/me/bookmarks/").content.decode()
+    assert "可收藏的文章" in html and "收藏 1" in html
+    r = client.post(f"/articles/{a.pk}/bookmark/", {"action": "remove"}, HTTP_ACCEPT="application/json")
+    assert r.json() == {"bookmarked": False, "bookmarks": 0}
+    assert not Bookmark.objects.exists()
+    assert "还没有收藏文章" in client.get("/me/bookmarks/").content.decode()
+
+
+def test_bookmarks_newest_first(client, reader, source):
+    first = store(source, "先收藏", "正文。", hours_ago=1)
+    second = store(source, "后收藏", "正文。", hours_ago=9)
+    client.post(f"/articles/{first.pk}/bookmark/", {"action": "add"})
+    client.post(f"/articles/{second.pk}/bookmark/", {"action": "add"})
+    assert [a.pk for a in client.get("/me/bookmarks/").context["articles"]] == [second.pk, first.pk]
+
+
+def test_anonymous_readers_are_sent_to_log_in(client, source):
+    a = store(source, "文章", "正文。")
+    for url in (f"/articles/{a.pk}/bookmark/", "/sources/chips/follow/", f"/articles/{a.pk}/comments/"):
+        response = client.post(url, {"action": "add"})
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert client.get("/me/").status_code == 302
+    assert client.get(f"/articles/{a.pk}/bookmark/").status_code == 405
+    html = client.get(f"/articles/{a.pk}/").content.decode()
+    assert 'aria-label="登录后收藏"' in html and 'aria-label="登录后关注 芯片快讯"' in html
+
+
+def test_unknown_things_are_404(client, reader):
+    assert client.post("/sources/nope/follow/").status_code == 404
+    assert client.post("/tags/nope/follow/").status_code == 404
+    assert client.post("/articles/999999/bookmark/").status_code == 404
+    pending = Article.objects.create(source=make_source(), guid="p", guid_hash="p" * 40, title="待审",
+                                     status=Article.Status.PENDING)
+    assert client.post(f"/articles/{pending.pk}/bookmark/").status_code == 404
+
+
+def test_toggles_are_rate_limited(client, reader, source):
+    a = store(source, "文章", "正文。")
+    codes = [client.post(f"/articles/{a.pk}/bookmark/", {"action": "add"}, HTTP_ACCEPT="application/json").status_code
+             for _ in range(61)]
+    assert codes[:60] == [200] * 60 and codes[60] == 429
+    r = client.post(f"/articles/{a.pk}/bookmark/", {"action": "add"}, HTTP_ACCEPT="application/json")
+    assert r.json() == {"error": "操作太频繁，请稍后再试。"} and int(r["Retry-After"]) > 0
+
+
+def test_login_and_signup_are_rate_limited(client):
+    for _ in range(10):
+        assert client.post("/accounts/login/", {"username": "x", "password": "wrong"}).status_code == 200
+    r = client.post("/accounts/login/", {"username": "x", "password": "wrong"})
+    assert r.status_code == 429 and "操作太频繁" in r.content.decode()
+    assert client.get("/accounts/login/").status_code == 200  # showing the form is never limited
+    for i in range(5):
+        client.post("/accounts/signup/", {"username": f"u{i}", "password1": "x", "password2": "y"})
+    assert client.post("/accounts/signup/", {"username": "u9"}).status_code == 429

@@ -1,0 +1,66 @@
+"""相关推荐: computed when an article is stored, refreshed as related articles arrive,
+cards highlight the shared words and show time and reads."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from articles.models import RelatedArticle
+from tests.readers.conftest import make_source, store
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def stored(django_capture_on_commit_callbacks):
+    """store() with the pipeline's after-commit work (related posts) run, as in production."""
+    def _store(*args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return store(*args, **kwargs)
+    return _store
+
+
+def test_related_by_shared_tags_and_keywords_with_highlights(client, stored):
+    source = make_source(tags="芯片")
+    first = stored(source, "英伟达发布Blackwell推理芯片", "英伟达的Blackwell推理芯片面向数据中心，推理性能大幅提升。", hours_ago=5)
+    second = stored(source, "Blackwell推理芯片开始量产", "Blackwell推理芯片已经量产，英伟达表示推理需求旺盛。", hours_ago=3)
+    unrelated = stored(make_source("手机快讯", "phones", tags="手机"), "新款手机续航评测", "这款手机续航表现不错。", hours_ago=2)
+
+    links = {link.related_id: link for link in RelatedArticle.objects.filter(article=second)}
+    assert first.pk in links and unrelated.pk not in links
+    assert {"Blackwell", "推理"} <= set(links[first.pk].shared_words)
+    # The older article learned about the newcomer without being re-stored.
+    assert RelatedArticle.objects.filter(article=first, related=second).exists()
+
+    html = client.get(f"/articles/{second.pk}/").content.decode()
+    card = re.search(r'<ul class="relatedlist">(.*?)</ul>', html, re.S).group(1)
+    assert f'href="/articles/{first.pk}/"' in card
+    assert "<b>英伟达</b>发布<b>Blackwell</b><b>推理芯片</b>" in card
+    assert re.search(r"<time datetime=\"[^\"]+\" title=\"[^\"]+\">5小时前</time> · 阅读 0", card)
+
+
+def test_a_stronger_newcomer_replaces_the_weakest_link(stored):
+    source = make_source(tags="芯片")
+    hub = stored(source, "昇腾芯片生态大会召开", "昇腾芯片生态大会召开，昇腾伙伴发布方案。", hours_ago=30)
+    weak = []
+    for i in range(6):
+        weak.append(stored(source, f"行业简讯第{i}期", f"第{i}期行业简讯，涉及多个话题。", hours_ago=20 - i))
+    assert RelatedArticle.objects.filter(article=hub).count() == 6
+    strong = stored(source, "昇腾芯片生态伙伴增至百家", "昇腾芯片生态伙伴增至百家，昇腾大会发布新方案。", hours_ago=1)
+    related_ids = set(RelatedArticle.objects.filter(article=hub).values_list("related_id", flat=True))
+    assert strong.pk in related_ids and len(related_ids) == 6
+    assert not set(w.pk for w in weak) <= related_ids
+
+
+def test_reads_show_on_related_cards(client, stored):
+    source = make_source(tags="芯片")
+    a = stored(source, "昇腾芯片出货", "昇腾芯片出货量增长。", hours_ago=2)
+    b = stored(source, "昇腾芯片新品", "昇腾芯片发布新品。", hours_ago=1)
+    from django.test import Client
+
+    for _ in range(3):
+        Client().get(f"/articles/{a.pk}/")
+    html = client.get(f"/articles/{b.pk}/").content.decode()
+    card = re.search(r'<ul class="relatedlist">(.*?)</ul>', html, re.S).group(1)
+    assert "阅读 3" in card

@@ -1,0 +1,208 @@
+"""Chinese search on PostgreSQL: recall equals a LIKE scan for brand names,
+two-character words, English/Chinese mixes and phrases; ranking, highlighting,
+filters, pagination and the search feed."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from functools import reduce
+from operator import and_
+
+import pytest
+from django.db.models import Q
+from django.utils import timezone
+
+from articles.models import Article
+from articles.search import parse_query, search_articles
+from tests.readers.conftest import make_source, store
+
+pytestmark = pytest.mark.django_db
+
+# Titles and bodies chosen where the segmenter's word boundaries do not line up
+# with what a reader searches for (研究生|命, 和尚|未, 推理芯片 as one word, RTX5090).
+CORPUS = [
+    ("英伟达发布Blackwell Ultra推理芯片", "英伟达今天发布了新一代推理芯片，面向大模型推理。"),
+    ("研究生命起源的新方法", "科学家用新方法研究生命起源，论文发表在期刊上。"),
+    ("华为昇腾910B芯片性能提升30%", "昇腾910B在大模型训练中的性能提升明显。"),
+    ("NVIDIA推理服务器出货量创新高", "服务器厂商表示，NVIDIA平台的推理需求旺盛。"),
+    ("高性能推理芯片市场格局", "推理芯片市场由多家厂商竞争。"),
+    ("已上市的和尚未上市的芯片公司", "统计覆盖已上市的和尚未上市的芯片公司。"),
+    ("模型推理速度提升三倍", "通过量化，模型推理速度提升三倍。"),
+    ("AMD发布MI300X加速卡", "MI300X对标英伟达H100，显存容量更大。"),
+    ("苹果发布新款手机", "新款手机采用自研处理器，续航更长。"),
+    ("Blackwell架构解析", "NVIDIA Blackwell GPU采用台积电4NP工艺。"),
+    ("国产AI芯片进展", "国产芯片近年来进展很快。" * 40 + "最后提到了昇腾生态。"),
+    ("两家公司英伟，达成合作", "双方宣布达成合作，英伟。达成协议细节未公布。"),
+    ("DeepSeek-R1推理成本下降", "DeepSeek-R1让推理成本大幅下降。"),
+    ("RTX5090显卡评测", "RTX5090在游戏中表现出色。"),
+    ("大模型推理性能提升明显", "新版本的推理性能提升明显。"),
+    ("手机影像性能不错，提升有限", "这款手机性能不错，但续航提升有限。"),
+]
+
+# One segment each: the result set must equal LIKE exactly.
+SINGLE = ["英伟达", "昇腾", "Blackwell", "blackwell", "推理", "芯片", "生命", "尚未", "性能", "提升",
+          "RTX", "5090", "RTX5090", "DeepSeek", "R1", "达成", "上市", "MI300X", "NVIDIA", "伟达"]
+# Mixes: AND of the LIKE of each part.
+MIXES = {
+    "NVIDIA 推理": ["nvidia", "推理"],
+    "NVIDIA推理": ["nvidia", "推理"],
+    "英伟达 Blackwell": ["英伟达", "blackwell"],
+    "昇腾 芯片": ["昇腾", "芯片"],
+    "DeepSeek-R1 推理": ["deepseek-r1", "推理"],
+}
+# Quoted phrases: exactly LIKE of the whole phrase.
+PHRASES = {'"性能提升"': "性能提升", "“推理芯片”": "推理芯片", '"英伟达发布"': "英伟达发布"}
+
+
+@pytest.fixture
+def corpus():
+    source = make_source()
+    return [store(source, title, body, hours_ago=i + 1) for i, (title, body) in enumerate(CORPUS)]
+
+
+def like(*parts: str) -> set[int]:
+    """What a LIKE scan over the published articles finds (every part, any case)."""
+    conditions = [Q(title__icontains=p) | Q(body__icontains=p) for p in parts]
+    return set(Article.objects.published().filter(reduce(and_, conditions)).values_list("id", flat=True))
+
+
+def found(q: str) -> set[int]:
+    return set(search_articles(q).values_list("id", flat=True))
+
+
+def test_corpus_went_through_the_pipeline_and_is_indexed(corpus):
+    assert Article.objects.published().count() == len(CORPUS)
+    assert not Article.objects.filter(search_vector__isnull=True).exists()
+
+
+@pytest.mark.parametrize("q", SINGLE)
+def test_single_words_match_like(corpus, q):
+    expected = like(q)
+    assert expected, f"the corpus should contain {q}"
+    assert found(q) == expected
+
+
+@pytest.mark.parametrize("q", list(MIXES))
+def test_english_chinese_mixes_match_like(corpus, q):
+    expected = like(*MIXES[q])
+    assert expected
+    assert found(q) == expected
+
+
+@pytest.mark.parametrize("q", list(PHRASES))
+def test_quoted_phrases_match_like(corpus, q):
+    expected = like(PHRASES[q])
+    assert expected
+    assert found(q) == expected
+
+
+def test_unquoted_compound_finds_at_least_the_phrase(corpus):
+    # 性能提升 unquoted is 性能 AND 提升: everything LIKE finds, plus articles with both words apart.
+    loose = found("性能提升")
+    assert like("性能提升") < loose
+    assert loose == like("性能", "提升")
+
+
+def test_punctuation_breaks_a_word(corpus):
+    # "英伟，达成" contains 英伟 and 达成 but not 英伟达.
+    titles = set(Article.objects.filter(pk__in=found("英伟达")).values_list("title", flat=True))
+    assert "两家公司英伟，达成合作" not in titles
+
+
+def test_title_hits_rank_above_body_hits(corpus):
+    ranked = list(search_articles("英伟达").values_list("title", flat=True))
+    assert "英伟达" in ranked[0]
+    assert ranked[-1] == "AMD发布MI300X加速卡"  # only its body mentions 英伟达
+
+
+def test_nothing_to_search_finds_nothing(corpus):
+    assert found("") == set()
+    assert found("，。！") == set()
+    assert found("量子纠缠") == set()
+    assert parse_query("'; DROP TABLE x; --").terms  # quotes are data, never SQL or tsquery syntax
+    assert found("'; DROP TABLE x; --") == set()
+    assert found("a\\b'c") == set()
+
+
+def test_pending_articles_are_not_found(corpus):
+    Article.objects.filter(title__startswith="RTX5090").update(status=Article.Status.PENDING)
+    assert found("5090") == set()
+
+
+def test_search_page_highlights_and_links(client, corpus):
+    html = client.get("/search/", {"q": "NVIDIA 推理"}).content.decode()
+    assert "共 1 条结果" in html
+    assert "<b>NVIDIA</b><b>推理</b>服务器" in html
+    assert re.search(r"<b>推理</b>需求旺盛", html)  # the body snippet, highlighted
+    assert 'href="/search/feed.xml?q=NVIDIA+%E6%8E%A8%E7%90%86"' in html
+    assert '<meta name="robots" content="noindex,follow">' in html
+    # Brand names highlighted wherever they are: the body-only hit shows a snippet with the match.
+    html = client.get("/search/", {"q": "昇腾"}).content.decode()
+    assert re.search(r"…[^<]*最后提到了<b>昇腾</b>生态。</p>", html)
+
+
+def test_highlighting_escapes_markup(client, source):
+    from articles.search import reindex
+
+    a = Article.objects.create(source=source, guid="x", guid_hash="x" * 40, title='<i>英伟达</i> & "AMD"',
+                               body="<p>英伟达 &lt;script&gt;alert(1)&lt;/script&gt;</p>")
+    reindex(a)
+    html = client.get("/search/", {"q": "英伟达"}).content.decode()
+    assert "&lt;i&gt;<b>英伟达</b>&lt;/i&gt; &amp; &quot;AMD&quot;" in html
+    assert "<b>英伟达</b> &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert" not in html
+
+
+def test_filters_by_tag_source_and_date(client, corpus):
+    other = make_source("显卡之家", "gpus", tags="显卡")
+    old = store(other, "英伟达显卡旧闻", "英伟达显卡的旧消息。", hours_ago=24 * 40)
+    new = store(other, "英伟达显卡新闻", "英伟达显卡的新消息。", hours_ago=2)
+    all_hits = found("英伟达")
+    assert {old.pk, new.pk} <= all_hits
+
+    def page_ids(**params):
+        response = client.get("/search/", {"q": "英伟达", **params})
+        assert response.status_code == 200
+        return {a.pk for a in response.context["articles"]}
+
+    assert page_ids(source="gpus") == {old.pk, new.pk}
+    assert page_ids(tag=new.tags.get(name="显卡").slug) == {old.pk, new.pk}
+    since = (timezone.localdate() - timedelta(days=7)).isoformat()
+    assert old.pk not in page_ids(since=since) and new.pk in page_ids(since=since)
+    until = (timezone.localdate() - timedelta(days=30)).isoformat()
+    assert page_ids(until=until) == {old.pk}
+    assert page_ids(since="不是日期") == all_hits  # a bad filter is ignored, not an error
+    newest = client.get("/search/", {"q": "英伟达", "sort": "new"}).context["articles"]
+    assert [a.published_at for a in newest] == sorted((a.published_at for a in newest), reverse=True)
+
+
+def test_pagination_keeps_the_query_and_filters(client, source):
+    now = timezone.now()
+    for i in range(23):
+        a = Article.objects.create(source=source, guid=f"p{i}", guid_hash=f"{i:040d}", title=f"昇腾芯片第{i}期",
+                                   body="<p>昇腾生态</p>", published_at=now - timedelta(minutes=i))
+        from articles.search import reindex
+
+        reindex(a)
+    first = client.get("/search/", {"q": "昇腾", "source": source.slug})
+    html = first.content.decode()
+    assert "第 1 / 2 页" in html
+    assert f'href="/search/?q=%E6%98%87%E8%85%BE&amp;source={source.slug}&amp;page=2"' in html
+    second = client.get("/search/", {"q": "昇腾", "source": source.slug, "page": 2})
+    assert len(second.context["articles"]) == 3
+    assert f'href="/search/?q=%E6%98%87%E8%85%BE&amp;source={source.slug}"' in second.content.decode()  # page 1: no page param
+    assert client.get("/search/", {"q": "昇腾", "page": 9}).status_code == 404
+    assert client.get("/search/", {"q": "昇腾", "page": "x"}).status_code == 404
+
+
+def test_search_feed(client, corpus):
+    response = client.get("/search/feed.xml", {"q": "英伟达"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<rss" in body and "搜索「英伟达」" in body
+    titles = re.findall(r"<item><title>(.*?)</title>", body)
+    assert set(titles) == set(Article.objects.filter(pk__in=like("英伟达")).values_list("title", flat=True))
+    assert titles[0] == "英伟达发布Blackwell Ultra推理芯片"  # newest first
+    assert "<item>" not in client.get("/search/feed.xml", {"q": ""}).content.decode()
+    filtered = client.get("/search/feed.xml", {"q": "英伟达", "source": "nope"}).content.decode()
+    assert "<item>" not in filtered
