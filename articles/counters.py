@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from datetime import timedelta
 from functools import lru_cache
 
@@ -89,8 +90,10 @@ def pending_reads(article_ids: list[int]) -> dict[int, int]:
         return {}
     try:
         keys = [str(a) for a in article_ids]
-        values = client.hmget(PENDING_KEY, keys)
-        flushing = client.hmget(FLUSHING_KEY, keys)
+        pipe = client.pipeline(transaction=False)
+        pipe.hmget(PENDING_KEY, keys)
+        pipe.hmget(FLUSHING_KEY, keys)
+        values, flushing = pipe.execute()
     except Exception:
         return {}
     out = {}
@@ -114,25 +117,57 @@ def _apply_reads(counts: dict[int, int]) -> None:
             Tag.objects.filter(pk=tag_id).update(views_count=F("views_count") + n)
 
 
+FLUSH_TOKEN_KEY = "nr:reads:flush_token"
+EPOCH_KEY = "nr:reads:epoch"
+
+
 def flush_reads() -> int:
-    """Move pending reads from Redis to the database. Safe to re-run after a crash:
-    the FLUSHING hash is only deleted after the database commit."""
+    """Move pending reads from Redis to the database, exactly once.
+
+    PENDING is renamed to FLUSHING with a fresh token; the database update and
+    a CounterFlush row with that token commit together; only then is FLUSHING
+    deleted. A flush killed anywhere is finished by the next one, and the token
+    makes a re-run after the commit a no-op instead of a double count."""
+    from articles.models import CounterFlush
+
     client = redis_client()
     if client is None:
         return 0
     if not client.exists(FLUSHING_KEY):
-        try:
-            client.rename(PENDING_KEY, FLUSHING_KEY)
-        except Exception:  # nothing pending (no such key)
+        if not client.exists(PENDING_KEY):
             client.set(LAST_FLUSH_KEY, time.time())
             return 0
+        pipe = client.pipeline(transaction=True)
+        pipe.rename(PENDING_KEY, FLUSHING_KEY)
+        pipe.set(FLUSH_TOKEN_KEY, uuid.uuid4().hex)
+        pipe.execute()
+    token = (client.get(FLUSH_TOKEN_KEY) or b"").decode() or uuid.uuid4().hex
     raw = client.hgetall(FLUSHING_KEY)
     counts = {int(k): int(v) for k, v in raw.items() if int(v) > 0}
-    if counts:
-        _apply_reads(counts)
-    client.delete(FLUSHING_KEY)
-    client.set(LAST_FLUSH_KEY, time.time())
-    return sum(counts.values())
+    applied = 0
+    with transaction.atomic():
+        if not CounterFlush.objects.filter(token=token).exists():
+            if counts:
+                _apply_reads(counts)
+            CounterFlush.objects.create(token=token, reads=sum(counts.values()))
+            applied = sum(counts.values())
+        CounterFlush.objects.filter(created_at__lt=timezone.now() - timedelta(days=7)).delete()
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(FLUSHING_KEY, FLUSH_TOKEN_KEY)
+    pipe.incr(EPOCH_KEY)  # cached pages rendered before this flush carry old stored counts
+    pipe.set(LAST_FLUSH_KEY, time.time())
+    pipe.execute()
+    return applied
+
+
+def flush_epoch() -> int:
+    client = redis_client()
+    if client is None:
+        return 0
+    try:
+        return int(client.get(EPOCH_KEY) or 0)
+    except Exception:
+        return -1
 
 
 def last_flush_age() -> float | None:

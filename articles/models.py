@@ -232,3 +232,12 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return self.body[:40]
+
+
+class CounterFlush(models.Model):
+    """Each Redis → database flush of read counts, by token: a flush re-run after a
+    crash between the database commit and the Redis cleanup is not applied twice."""
+
+    token = models.CharField(max_length=40, unique=True)
+    reads = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)

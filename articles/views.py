@@ -14,7 +14,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from articles import counters, selectors
+from articles import counters, pagecache, selectors
+from articles.cache import bump_generation
 from articles.comments import comment_create
 from articles.interactions import bookmark_add, bookmark_remove, source_follow, source_unfollow
 from articles.models import Article, Tag
@@ -64,12 +65,14 @@ def _list_context(request: HttpRequest, page) -> dict:
 # --- lists ---------------------------------------------------------------------
 
 
+@pagecache.cached_page
 def home(request: HttpRequest) -> HttpResponse:
     ctx = _list_context(request, _page(request, selectors.article_list()))
     ctx.update(hot=selectors.hot_articles(24), popular_tags=selectors.popular_tags(20))
     return render(request, "articles/home.html", ctx)
 
 
+@pagecache.cached_page
 def hot(request: HttpRequest) -> HttpResponse:
     window = request.GET.get("window", "24h")
     if window not in HOT_WINDOWS:
@@ -81,6 +84,7 @@ def hot(request: HttpRequest) -> HttpResponse:
     })
 
 
+@pagecache.cached_page
 def tag_list(request: HttpRequest) -> HttpResponse:
     page = _page(request, Tag.objects.order_by("-articles_count", "name"), 100)
     return render(request, "articles/tag_list.html", {
@@ -88,6 +92,7 @@ def tag_list(request: HttpRequest) -> HttpResponse:
     })
 
 
+@pagecache.cached_page
 def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tag = get_object_or_404(Tag, slug=slug)
     ctx = _list_context(request, _page(request, selectors.article_list(Article.objects.filter(tags=tag))))
@@ -95,6 +100,7 @@ def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "articles/tag_detail.html", ctx)
 
 
+@pagecache.cached_page
 def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
     source = get_object_or_404(Source, slug=slug)
     ctx = _list_context(request, _page(request, selectors.article_list(Article.objects.filter(source=source))))
@@ -119,10 +125,16 @@ def _visitor(request: HttpRequest) -> tuple[str, str | None]:
 
 
 def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    visitor, new_cookie = _visitor(request)
+    cacheable = pagecache.cacheable_request(request)
+    entry = pagecache.lookup(request) if cacheable else None
+    if entry is not None:
+        # Only published articles are ever cached; a status change bumps the generation.
+        counters.record_read(pk, visitor)
+        return _with_visitor_cookie(request, pagecache.respond(entry), new_cookie)
     article = get_object_or_404(Article.objects.select_related("source").prefetch_related("tags"), pk=pk)
     if article.status != Article.Status.PUBLISHED and not request.user.is_staff:
         raise Http404("文章不存在或已下线")
-    visitor, new_cookie = _visitor(request)
     counters.record_read(article.pk, visitor)
     selectors.with_pending_reads([article])
     response = render(request, "articles/detail.html", {
@@ -136,6 +148,12 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "is_bookmarked": bool(selectors.bookmarked_ids(request.user, [article.pk])),
         "comments": selectors.comment_threads(article),
     })
+    if cacheable:
+        pagecache.store(request, response)
+    return _with_visitor_cookie(request, response, new_cookie)
+
+
+def _with_visitor_cookie(request: HttpRequest, response: HttpResponse, new_cookie: str | None) -> HttpResponse:
     if new_cookie:
         response.set_cookie(VISITOR_COOKIE, new_cookie, max_age=365 * 86400, httponly=True, samesite="Lax",
                             secure=request.is_secure())
@@ -156,6 +174,7 @@ def comment_post(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
         return redirect(f"{article.get_absolute_url()}#comments")
+    bump_generation()
     if comment.status == comment.Status.PUBLISHED:
         messages.success(request, "评论已发表")
         return redirect(f"{article.get_absolute_url()}#c{comment.pk}")
@@ -173,6 +192,7 @@ def tag_follow_toggle(request: HttpRequest, slug: str) -> HttpResponse:
     tag = get_object_or_404(Tag, slug=slug)
     following = request.POST.get("action") != "unfollow"
     (tag_follow if following else tag_unfollow)(user=request.user, tag=tag)
+    bump_generation()
     if _wants_json(request):
         tag.refresh_from_db(fields=["followers_count"])
         return JsonResponse({"following": following, "followers": tag.followers_count})
@@ -186,6 +206,7 @@ def source_follow_toggle(request: HttpRequest, slug: str) -> HttpResponse:
     source = get_object_or_404(Source, slug=slug)
     following = request.POST.get("action") != "unfollow"
     (source_follow if following else source_unfollow)(user=request.user, source=source)
+    bump_generation()
     if _wants_json(request):
         source.refresh_from_db(fields=["followers_count"])
         return JsonResponse({"following": following, "followers": source.followers_count})
@@ -199,6 +220,7 @@ def bookmark_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     article = get_object_or_404(Article.objects.published(), pk=pk)
     bookmarked = request.POST.get("action") != "remove"
     (bookmark_add if bookmarked else bookmark_remove)(user=request.user, article=article)
+    bump_generation()
     if _wants_json(request):
         article.refresh_from_db(fields=["bookmark_count"])
         return JsonResponse({"bookmarked": bookmarked, "bookmarks": article.bookmark_count})

@@ -118,3 +118,15 @@ def _clean_redis_and_cache(settings):
         client.set("newsroom:test-run-owner", os.getpid(), ex=3 * 3600)
     cache.clear()
     yield
+
+
+def page_text(html: str | bytes) -> str:
+    """What a reader sees: the page's text with whitespace collapsed."""
+    import re as _re
+
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style"]):
+        tag.decompose()
+    return _re.sub(r"\s+", " ", soup.get_text(" ")).strip()

@@ -85,3 +85,17 @@ def page_url(context, number) -> str:
         params["page"] = str(number)
     query = params.urlencode()
     return request.path + (f"?{query}" if query else "")
+
+
+@register.simple_tag
+def reads(article) -> str:
+    """A read count that stays live on cached pages (see articles.pagecache)."""
+    from django.utils.html import format_html
+
+    from articles.text.formatting import zh_count
+
+    total = getattr(article, "read_total", None)
+    if total is None:
+        total = article.read_count
+    return format_html('<span class="reads" data-reads="{}" data-base="{}">{}</span>', article.pk, article.read_count,
+                       zh_count(total))

@@ -8,6 +8,7 @@ import pytest
 
 from articles.models import RelatedArticle
 from tests.readers.conftest import make_source, store
+from tests.conftest import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,7 @@ def test_related_by_shared_tags_and_keywords_with_highlights(client, stored):
     card = re.search(r'<ul class="relatedlist">(.*?)</ul>', html, re.S).group(1)
     assert f'href="/articles/{first.pk}/"' in card
     assert "<b>英伟达</b>发布<b>Blackwell</b><b>推理芯片</b>" in card
-    assert re.search(r"<time datetime=\"[^\"]+\" title=\"[^\"]+\">5小时前</time> · 阅读 0", card)
+    assert "5小时前 · 阅读 0" in page_text(card)
 
 
 def test_a_stronger_newcomer_replaces_the_weakest_link(stored):
@@ -63,4 +64,4 @@ def test_reads_show_on_related_cards(client, stored):
         Client().get(f"/articles/{a.pk}/")
     html = client.get(f"/articles/{b.pk}/").content.decode()
     card = re.search(r'<ul class="relatedlist">(.*?)</ul>', html, re.S).group(1)
-    assert "阅读 3" in card
+    assert "阅读 3" in page_text(card)

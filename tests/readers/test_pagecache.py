@@ -1,0 +1,63 @@
+"""Anonymous pages come from the Redis page cache; read counts still move on them."""
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from articles import counters
+from articles.ingest import ingest
+from newsroom.entry import EntryData
+from tests.conftest import page_text
+from tests.readers.conftest import store
+
+
+@pytest.mark.django_db
+def test_cached_article_page_costs_no_queries_and_counts_still_move(source, django_assert_num_queries):
+    article = store(source, "英伟达发布推理平台", "英伟达今天发布了新的推理平台，面向数据中心。")
+    url = f"/articles/{article.pk}/"
+    first = Client().get(url)
+    assert first.status_code == 200 and "阅读 1" in page_text(first.content)
+
+    # A second reader gets the cached page: no database work at all, and their read counts.
+    with django_assert_num_queries(0):
+        second = Client().get(url)
+    assert "阅读 2" in page_text(second.content)
+    assert "英伟达发布推理平台" in page_text(second.content)
+
+    # The same reader reloading: served from cache, count unchanged.
+    reader = Client()
+    reader.get(url)
+    assert "阅读 3" in page_text(reader.get(url).content)
+
+    # The list page shows the live count too, also when served from the cache.
+    Client().get("/")
+    assert "阅读 3" in page_text(Client().get("/").content)
+
+    # Flushing moves the counts to PostgreSQL; pages neither lose nor double them.
+    assert counters.flush_reads() == 3
+    assert "阅读 3" in page_text(Client().get("/").content)
+    assert "阅读 4" in page_text(Client().get(url).content)
+
+
+@pytest.mark.django_db(transaction=True)  # the cache is invalidated when the ingest commits
+def test_an_updated_article_is_not_served_stale(source):
+    article = store(source, "旧标题：芯片发布会", "芯片发布会的正文内容，介绍了新一代产品。")
+    url = f"/articles/{article.pk}/"
+    assert "旧标题" in page_text(Client().get(url).content)
+    ingest(source, [EntryData(guid=article.guid, link=article.url, title="新标题：芯片发布会",
+                              content="<p>芯片发布会的正文内容，介绍了新一代产品。</p>", published=timezone.now())])
+    text = page_text(Client().get(url).content)
+    assert "新标题" in text and "旧标题" not in text
+    assert "新标题" in page_text(Client().get("/").content)
+
+
+@pytest.mark.django_db
+def test_logged_in_readers_get_their_own_page(source, django_user_model):
+    article = store(source, "开源大模型发布", "一个新的开源大模型今天发布。")
+    Client().get(f"/articles/{article.pk}/")
+    user = django_user_model.objects.create_user("me", password="pw-me-12345")
+    client = Client()
+    client.force_login(user)
+    html = client.get(f"/articles/{article.pk}/").content.decode()
+    assert "csrfmiddlewaretoken" in html and "me" in page_text(html)
