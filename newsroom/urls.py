@@ -6,6 +6,7 @@ from django.urls import path
 from articles import feeds as outgoing
 from articles import views
 from articles.sitemaps import ArticleSitemap, SourceSitemap, TagSitemap
+from feeds import editor
 from feeds.imageproxy import image_proxy
 from newsroom import ops
 from newsroom.ratelimit import ratelimit
@@ -40,6 +41,8 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.metrics_view, name="metrics"),
     path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="django.contrib.sitemaps.views.sitemap"),
+    path("editor/sources/new/", editor.source_new, name="editor_source_new"),
+    path("editor/opml/", editor.opml_page, name="editor_opml"),
     path("admin/", admin.site.urls),
 ]
 urlpatterns += ops.bench_urls()  # /bench/minimal when NEWSROOM_BENCH is on

@@ -1,0 +1,58 @@
+"""Editors add a source after previewing it, and move sources in and out as OPML."""
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from feeds.models import Source
+from tests.conftest import corpus_path, page_text
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def editor_client(client, django_user_model):
+    editor = django_user_model.objects.create_user("ed", password="pw-ed-12345", is_staff=True)
+    client.force_login(editor)
+    return client
+
+
+def test_preview_shows_entries_and_saves_nothing_until_asked(editor_client, feed_server):
+    url = feed_server.add_file("/blog.atom", corpus_path("real-feeds", "rssant", "well", "www-ruangyifeng-com-blog-atom.xml"),
+                               content_type="application/atom+xml")
+    page = editor_client.post("/editor/sources/new/", {"url": url, "kind": "rss", "tags": "开源", "preview": "1"})
+    text = page_text(page.content)
+    assert page.status_code == 200
+    assert "预览：阮一峰的网络日志" in text and "科技爱好者周刊：第 102 期" in text
+    assert not Source.objects.exists()
+
+    saved = editor_client.post("/editor/sources/new/", {"url": url, "kind": "rss", "tags": "开源,周刊", "save": "1"})
+    source = Source.objects.get(url=url)
+    assert saved.status_code == 302 and source.default_tag_list == ["开源", "周刊"]
+    again = editor_client.post("/editor/sources/new/", {"url": url, "kind": "rss", "preview": "1"})
+    assert "已经是订阅源" in page_text(again.content)
+
+
+def test_preview_of_a_broken_source_says_why(editor_client, feed_server):
+    url = feed_server.add("/parked", "<html><body><p>此域名出售</p></body></html>", content_type="text/html")
+    text = page_text(editor_client.post("/editor/sources/new/", {"url": url, "kind": "rss", "preview": "1"}).content)
+    assert "抓取失败（not_a_feed）" in text
+    bad = editor_client.post("/editor/sources/new/", {"url": url, "kind": "html", "selectors": "{not json", "preview": "1"})
+    assert "不是有效的 JSON" in page_text(bad.content)
+    assert not Source.objects.exists()
+
+
+def test_readers_cannot_reach_editor_pages(client, django_user_model):
+    reader = django_user_model.objects.create_user("r", password="pw-r-12345")
+    client.force_login(reader)
+    response = client.get("/editor/sources/new/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_opml_upload_and_download(editor_client):
+    opml = ("<?xml version='1.0' encoding='UTF-8'?><opml version='2.0'><body><outline text='芯片'>"
+            "<outline type='rss' text='示例' xmlUrl='https://chips.example.com/feed'/></outline></body></opml>")
+    editor_client.post("/editor/opml/", {"opml": SimpleUploadedFile("s.opml", opml.encode(), "text/xml")})
+    assert Source.objects.get(url="https://chips.example.com/feed").default_tag_list == ["芯片"]
+    download = editor_client.get("/editor/opml/?download=1")
+    assert download["Content-Disposition"].startswith("attachment") and b"chips.example.com" in download.content
