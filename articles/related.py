@@ -14,10 +14,15 @@ from collections import Counter
 from datetime import timedelta
 from itertools import combinations
 
-from django.db import connection, transaction
+import logging
+import time
+
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from articles.models import Article, RelatedArticle, Tag, TaggedArticle
 from articles.text.tokenizer import keywords
+
+log = logging.getLogger(__name__)
 
 RELATED_LIMIT = 6
 CANDIDATES = 150
@@ -118,6 +123,22 @@ def _offer(neighbour_id: int, article: Article, score: float, words: list[str]) 
 
 
 def refresh_for(article_id: int) -> None:
+    """Recompute an article's list and offer it to its neighbours. Best effort and
+    never raising: it runs after the article is committed, often in several
+    fetch threads at once, and a lost race only means a list refreshes later."""
+    for attempt in range(3):
+        try:
+            _refresh(article_id)
+            return
+        except (IntegrityError, OperationalError) as exc:  # concurrent refresh of a shared neighbour, deadlock
+            log.info("related refresh retry %s for article=%s: %s", attempt + 1, article_id, exc)
+            time.sleep(0.05 * (attempt + 1))
+        except Exception:
+            log.exception("related refresh failed for article=%s", article_id)
+            return
+
+
+def _refresh(article_id: int) -> None:
     article = Article.objects.filter(pk=article_id).only("id", "title", "search_text", "status", "story_id", "published_at").first()
     if article is None:
         return
@@ -125,9 +146,12 @@ def refresh_for(article_id: int) -> None:
     with transaction.atomic():
         RelatedArticle.objects.filter(article=article).delete()
         RelatedArticle.objects.bulk_create(
-            [RelatedArticle(article=article, related_id=rid, score=s, shared_words=w) for rid, s, w, _ in rows]
+            [RelatedArticle(article=article, related_id=rid, score=s, shared_words=w) for rid, s, w, _ in rows],
+            ignore_conflicts=True,
         )
-        # Reposts are folded into their story: they are not offered to anyone.
-        if article.story_id is None:
-            for rid, score, words, _ in rows:
+    # Reposts are folded into their story: they are not offered to anyone. Neighbours in id
+    # order, each in its own transaction, so concurrent refreshes never wait on each other in a cycle.
+    if article.story_id is None:
+        for rid, score, words, _ in sorted(rows):
+            with transaction.atomic():
                 _offer(rid, article, score, words)

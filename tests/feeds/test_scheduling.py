@@ -163,7 +163,7 @@ def test_admin_shows_health_and_filters_failing_sources(admin_client) -> None:
 # Politeness
 # --------------------------------------------------------------------------
 class CountingServer:
-    """Serves a tiny feed after `delay` seconds and records the peak number of requests in flight."""
+    """Serves a tiny feed and records the peak number of requests in flight."""
 
     def __init__(self, host: str, delay: float = 0.3) -> None:
         self.in_flight = 0
@@ -180,6 +180,11 @@ class CountingServer:
                     server.in_flight += 1
                     server.peak = max(server.peak, server.in_flight)
                 try:
+                    # Hold each request until a second one to this host is in flight (or 10 s pass),
+                    # so the peak does not depend on how fast a loaded machine starts threads.
+                    waited = time.monotonic()
+                    while server.in_flight < 2 and time.monotonic() - waited < 10:
+                        time.sleep(0.01)
                     time.sleep(delay)
                     body = rss([(f"条目 {self.path}", None)], title=self.path).encode()
                     self.send_response(200)
