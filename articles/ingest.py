@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -30,7 +29,7 @@ from articles.text.sanitize import clean_html, html_to_text, text_to_html
 from articles.text.simhash import hamming, shingle_tokens, simhash
 from articles.text.spam import check_spam
 from articles.text.tagging import suggest_tags
-from articles.text.tokenizer import search_tokens
+from articles.text.tokenizer import load_user_words, search_tokens
 from articles.text.urls import canonicalize_url, url_hash
 from newsroom import metrics
 from newsroom.entry import EntryData
@@ -85,6 +84,7 @@ class _Context:
         self.spam_rules = tuple(SpamRule.objects.filter(active=True).values_list("pattern", "is_regex", "weight"))
         self.tag_rules = tuple(TagRule.objects.filter(active=True).values_list("pattern", "is_regex", "tag_name"))
         self.vocabulary = tag_vocabulary()
+        self.new_words: list[str] = []  # names of tags created in this run, taught to the tokenizer once
 
 
 def _sha1(value: str) -> str:
@@ -328,13 +328,13 @@ def _store(source, p: Prepared, result: IngestResult, tags: list[Tag] | None = N
         return article
 
 
-def _resolve_tags(names: list[str]) -> list[Tag]:
+def _resolve_tags(names: list[str], new_words: list[str] | None = None) -> list[Tag]:
     """Tags for an entry, created (each in its own short transaction) *before* the
     article's transaction, so concurrent workers never hold a new tag's unique
     index entry while they wait on each other's counter rows."""
     tags = {}
     for name in names:
-        tag = tag_get_or_create(name=name)
+        tag = tag_get_or_create(name=name, new_words=new_words)
         if tag is not None:
             tags.setdefault(tag.pk, tag)
     return list(tags.values())
@@ -408,10 +408,10 @@ def _is_retryable(exc: OperationalError) -> bool:
     return getattr(cause, "sqlstate", None) in _RETRYABLE_SQLSTATES or getattr(cause, "pgcode", None) in _RETRYABLE_SQLSTATES
 
 
-def _store_retrying(source, p: Prepared, result: IngestResult) -> Article | None:
+def _store_retrying(source, p: Prepared, result: IngestResult, new_words: list[str] | None = None) -> Article | None:
     """_store, retried when PostgreSQL picks this transaction as a deadlock victim
     (its work was rolled back, so running it again is safe)."""
-    tags = _resolve_tags(p.tag_names)
+    tags = _resolve_tags(p.tag_names, new_words)
     for attempt in range(1, _STORE_ATTEMPTS + 1):
         partial = IngestResult()
         try:
@@ -435,12 +435,14 @@ def ingest(source, entries) -> IngestResult:
     for entry in entries:
         try:
             prepared = prepare_entry(entry, ctx)
-            article = _store_retrying(source, prepared, result)
+            article = _store_retrying(source, prepared, result, ctx.new_words)
             if article is not None:
                 result.article_ids.append(article.pk)
         except Exception as exc:  # one broken entry must not cost the others
             log.exception("ingest failed for source=%s guid=%s", source.pk, getattr(entry, "guid", "?"))
             result.errors.append(f"{getattr(entry, 'link', '') or getattr(entry, 'guid', '')}: {exc}"[:500])
+    if ctx.new_words:
+        load_user_words(ctx.new_words)  # one tokenizer rebuild per run, not one per new tag
     metrics.ENTRIES.labels("new").inc(result.new)
     metrics.ENTRIES.labels("updated").inc(result.updated)
     metrics.ENTRIES.labels("duplicate").inc(result.duplicate)

@@ -5,16 +5,23 @@ from __future__ import annotations
 import io
 import json
 import re
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from html import escape
 
 from django.core.management import call_command
+from django.test import TestCase
 
 from feeds.models import Source
 from feeds.services import source_create
 
 BASE_TIME = datetime(2025, 11, 19, 8, 0, tzinfo=timezone.utc)
+
+
+def after_commit():
+    """Run what the pipeline defers to commit (page-cache generation bump, related
+    posts) even inside pytest-django's per-test transaction, as production would."""
+    return TestCase.captureOnCommitCallbacks(execute=True)
 
 
 def item(title: str, content: str = "", *, link: str, guid: str | None = None, categories=(),
@@ -60,7 +67,8 @@ def fetch(source: Source) -> dict:
     """`manage.py fetch --source ID --json` → its one JSON line."""
     Source.objects.filter(pk=source.pk).update(etag="", last_modified="")  # a changed feed, not a 304
     out = io.StringIO()
-    call_command("fetch", "--source", str(source.pk), "--json", stdout=out)
+    with after_commit():
+        call_command("fetch", "--source", str(source.pk), "--json", stdout=out)
     lines = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
     assert len(lines) == 1, out.getvalue()
     assert lines[0]["status"] == "ok", lines[0]
@@ -69,7 +77,8 @@ def fetch(source: Source) -> dict:
 
 def import_article(url: str) -> int:
     out = io.StringIO()
-    call_command("import_article", url, stdout=out)
+    with after_commit():
+        call_command("import_article", url, stdout=out)
     return int(out.getvalue().strip())
 
 
