@@ -8,6 +8,9 @@ from taggit.managers import TaggableManager
 from taggit.models import TagBase, TaggedItemBase
 
 
+LISTED = models.Q(status="published", story__isnull=True)
+
+
 class Tag(TagBase):
     """A tag with its reader-facing stats stored (never COUNT(*) per request)."""
 
@@ -20,6 +23,7 @@ class Tag(TagBase):
         verbose_name = "标签"
         verbose_name_plural = "标签"
         ordering = ["-articles_count", "name"]
+        indexes = [models.Index(fields=["-articles_count", "name"], name="tag_popular")]
 
     def get_absolute_url(self) -> str:
         return f"/tags/{self.slug}/"
@@ -45,6 +49,7 @@ class TaggedArticle(TaggedItemBase):
 
     class Meta:
         unique_together = [("content_object", "tag")]
+        indexes = [models.Index(fields=["tag", "-content_object"], name="taggedarticle_tag_article")]
 
 
 class ArticleQuerySet(models.QuerySet):
@@ -100,6 +105,10 @@ class Article(models.Model):
     sim_band3 = models.IntegerField(null=True, blank=True, db_index=True)
     story = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reposts")
 
+    # Top keywords, computed once at ingest: related posts compare these sets.
+    keywords = models.JSONField(default=list, blank=True)
+    # Fingerprint of the raw entry as fetched: an unchanged entry skips the pipeline.
+    raw_hash = models.CharField(max_length=40, blank=True)
     search_text = models.TextField(blank=True)  # segmented, space-joined (title repeated for weight on SQLite)
     # PostgreSQL only: GIN-indexed tsvector (see migration 0002); unused on SQLite.
     search_vector = SearchVectorField(null=True, blank=True)
@@ -119,6 +128,10 @@ class Article(models.Model):
             models.Index(fields=["status", "-published_at", "-id"], name="article_status_pub"),
             models.Index(fields=["source", "status", "-published_at"], name="article_source_pub"),
             models.Index(fields=["status", "-read_count"], name="article_status_reads"),
+            # Home / source lists: published originals in list order (0004, checked with EXPLAIN at 100k).
+            models.Index(fields=["-pinned", "-published_at", "-id"], condition=LISTED, name="article_listed_pub"),
+            models.Index(fields=["source", "-pinned", "-published_at", "-id"], condition=LISTED,
+                         name="article_source_listed"),
         ]
 
     def __str__(self) -> str:
@@ -138,6 +151,7 @@ class RelatedArticle(models.Model):
 
     class Meta:
         ordering = ["-score"]
+        indexes = [models.Index(fields=["article", "-score"], name="related_article_score")]
         constraints = [models.UniqueConstraint(fields=["article", "related"], name="related_unique")]
 
 

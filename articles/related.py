@@ -31,8 +31,9 @@ KEYWORD_WINDOW = timedelta(days=180)
 SHARED_WORDS = 5
 
 
-def _keywords(title: str, search_text: str) -> list[str]:
-    return keywords(f"{title} {title} {search_text[:4000]}", top_k=15)
+def _keywords(article: Article) -> list[str]:
+    """Stored at ingest; older rows (before the field existed) fall back to their title."""
+    return article.keywords or keywords(f"{article.title} {article.title}", top_k=15)
 
 
 def _keyword_candidates(article: Article, mine: list[str]) -> list[int]:
@@ -72,7 +73,7 @@ def compute_related(article: Article) -> list[tuple[int, float, list[str], str]]
             .values_list("content_object_id", flat=True)[: CANDIDATES * 3]
         )
         shared_tags.update(rows)
-    mine_list = _keywords(article.title, article.search_text)
+    mine_list = _keywords(article)
     candidate_ids = {aid for aid, _ in shared_tags.most_common(CANDIDATES)}
     candidate_ids.update(_keyword_candidates(article, mine_list))
     if not candidate_ids:
@@ -89,10 +90,10 @@ def compute_related(article: Article) -> list[tuple[int, float, list[str], str]]
     others = (
         Article.objects.filter(pk__in=candidate_ids, status=Article.Status.PUBLISHED, story__isnull=True)
         .exclude(pk=story_root)
-        .only("id", "title", "search_text")
+        .only("id", "title", "keywords")
     )
     for other in others:
-        theirs = _keywords(other.title, other.search_text)
+        theirs = _keywords(other)
         shared = [w for w in theirs if w.lower() in mine]
         tags_shared = tagged.get(other.id, [])
         score = len(tags_shared) * 1.0 + len(shared) * 0.5
@@ -139,7 +140,7 @@ def refresh_for(article_id: int) -> None:
 
 
 def _refresh(article_id: int) -> None:
-    article = Article.objects.filter(pk=article_id).only("id", "title", "search_text", "status", "story_id", "published_at").first()
+    article = Article.objects.filter(pk=article_id).only("id", "title", "keywords", "status", "story_id", "published_at").first()
     if article is None:
         return
     rows = compute_related(article) if article.status == Article.Status.PUBLISHED else []

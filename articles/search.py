@@ -42,7 +42,7 @@ from datetime import date, datetime, time, timedelta
 from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import Subquery, F, Q, QuerySet
 from django.utils import timezone
 
 from articles.models import Article
@@ -57,6 +57,8 @@ _MAX_POSITION = 16_000  # PostgreSQL clamps positions at 16383: wrap before that
 _MAX_POSITIONS_PER_LEXEME = 256  # PostgreSQL's own limit
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_MAX_LEXEME_BYTES = 200
+RANK_WINDOW = 2000
 _RUN_RE = re.compile(rf"([{_HAN}]+)|([^\W_{_HAN}]+)")
 _HAN_CHAR_RE = re.compile(rf"[{_HAN}]")
 _ALNUM_PART_RE = re.compile(r"[^\W\d_]+|\d+")
@@ -117,6 +119,8 @@ def _quote(lexeme: str) -> str:
 def _tsvector_literal(entries: list[tuple[str, int, str]]) -> str:
     by_lexeme: dict[str, dict[int, str]] = {}
     for lexeme, pos, weight in entries:
+        if len(lexeme.encode("utf-8")) > _MAX_LEXEME_BYTES:
+            continue  # PostgreSQL refuses lexemes over 2047 bytes (base64 blobs, glued URLs); nobody searches them
         positions = by_lexeme.setdefault(lexeme, {})
         if pos not in positions and len(positions) < _MAX_POSITIONS_PER_LEXEME:
             positions[pos] = weight
@@ -269,8 +273,11 @@ def search_articles(q: str | ParsedQuery, base: QuerySet | None = None) -> Query
             return qs.none()
         query = SearchQuery(match, search_type="raw", config="simple")
         rank_query = SearchQuery(_rank_tsquery(parsed, match), search_type="raw", config="simple")
+        # ts_rank reads every matching vector: for a common word that is tens of thousands.
+        # Rank only the newest RANK_WINDOW matches (a news reader wants recent ones anyway).
+        newest = qs.filter(search_vector=query).order_by("-published_at", "-id").values("id")[:RANK_WINDOW]
         return (
-            qs.filter(search_vector=query)
+            Article.objects.filter(pk__in=Subquery(newest))
             .annotate(rank=SearchRank(F("search_vector"), rank_query))
             .order_by("-rank", "-published_at", "-id")
         )

@@ -147,3 +147,16 @@ def article_id_for_url(url: str) -> int | None:
     if not url:
         return None
     return Article.objects.filter(url_hash=url_hash(url)).order_by("id").values_list("id", flat=True).first()
+
+
+def published_story_count() -> int:
+    """How many cards the home page lists, cached for a minute: COUNT(*) over every
+    published article on each request costs more than the page's other queries together."""
+    from django.core.cache import cache
+
+    key = "home:count"
+    value = cache.get(key)
+    if value is None:
+        value = article_list().count()
+        cache.set(key, value, 60)
+    return value

@@ -29,9 +29,13 @@ VISITOR_COOKIE = "nr_vid"
 HOT_WINDOWS = {"24h": 24, "7d": 24 * 7}
 
 
-def _page(request: HttpRequest, qs, size: int = PAGE_SIZE):
-    """Stable ?page=N URLs; anything else (page=0, page=x, past the end) is a 404."""
+def _page(request: HttpRequest, qs, size: int = PAGE_SIZE, count: int | None = None):
+    """Stable ?page=N URLs; anything else (page=0, page=x, past the end) is a 404.
+    `count`: a stored count (tag / source stats) instead of COUNT(*) over the list."""
     paginator = Paginator(qs, size)
+    if count is not None:
+        # Never fewer than one page: a stored count that lags must not hide the first page.
+        paginator.count = max(count, size)
     raw = request.GET.get("page", "1")
     if not raw.isdigit():
         raise Http404("页码无效")
@@ -67,7 +71,7 @@ def _list_context(request: HttpRequest, page) -> dict:
 
 @pagecache.cached_page
 def home(request: HttpRequest) -> HttpResponse:
-    ctx = _list_context(request, _page(request, selectors.article_list()))
+    ctx = _list_context(request, _page(request, selectors.article_list(), count=selectors.published_story_count()))
     ctx.update(hot=selectors.hot_articles(24), popular_tags=selectors.popular_tags(20))
     return render(request, "articles/home.html", ctx)
 
@@ -95,7 +99,8 @@ def tag_list(request: HttpRequest) -> HttpResponse:
 @pagecache.cached_page
 def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tag = get_object_or_404(Tag, slug=slug)
-    ctx = _list_context(request, _page(request, selectors.article_list(Article.objects.filter(tags=tag))))
+    ctx = _list_context(request, _page(request, selectors.article_list(Article.objects.filter(tags=tag)),
+                                       count=tag.articles_count))
     ctx.update(tag=tag)
     return render(request, "articles/tag_detail.html", ctx)
 
@@ -103,7 +108,8 @@ def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @pagecache.cached_page
 def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
     source = get_object_or_404(Source, slug=slug)
-    ctx = _list_context(request, _page(request, selectors.article_list(Article.objects.filter(source=source))))
+    ctx = _list_context(request, _page(request, selectors.article_list(Article.objects.filter(source=source)),
+                                       count=source.article_count))
     ctx.update(source=source, source_followed=bool(selectors.followed_source_ids(request.user, [source.pk])))
     return render(request, "articles/source_detail.html", ctx)
 

@@ -140,7 +140,7 @@ def _zipf_index(rng: random.Random, n: int, s: float = 1.1) -> int:
 def _generate_batch(args: tuple) -> list[dict]:
     """Runs in a pool process: text, tokens, tags for a batch of articles."""
     from articles.text.sanitize import html_to_text
-    from articles.text.tokenizer import search_tokens
+    from articles.text.tokenizer import keywords, search_tokens
 
     start, stop, seed, n_tags, n_sources, now_ts, span_days = args
     rng = random.Random(seed * 1_000_003 + start)
@@ -173,6 +173,7 @@ def _generate_batch(args: tuple) -> list[dict]:
             "body": body,
             "title_text": " ".join(title_tokens),
             "body_text": " ".join(body_tokens),
+            "keywords": keywords(f"{title} {title} {text[:4000]}", top_k=15),  # as ingest stores them
             "published_ts": now_ts - age,
             "status": status,
             "reads": int(rng.paretovariate(1.3) * 20) - 20 + rng.randint(0, 30),
@@ -314,7 +315,7 @@ class Command(BaseCommand):
                 source_id=source_ids[r["source"]], guid=guid, guid_hash=h, url=guid, canonical_url=guid, url_hash=h,
                 title=r["title"], summary=r["summary"], body=r["body"], origin_account=r["origin"],
                 published_at=published, fetched_at=published, status=r["status"], read_count=max(r["reads"], 0),
-                search_text=f"{r['title_text']} {r['body_text']}",
+                search_text=f"{r['title_text']} {r['body_text']}", keywords=r["keywords"],
             ))
         with transaction.atomic():
             created = Article.objects.bulk_create(objs)
