@@ -87,6 +87,7 @@ class _Context:
         self.spam_rules = tuple(SpamRule.objects.filter(active=True).values_list("pattern", "is_regex", "weight"))
         self.tag_rules = tuple(TagRule.objects.filter(active=True).values_list("pattern", "is_regex", "tag_name"))
         self.vocabulary = tag_vocabulary()
+        self.rules_version = _sha1(repr((self.spam_rules, self.tag_rules)))
         self.new_words: list[str] = []  # names of tags created in this run, taught to the tokenizer once
 
 
@@ -169,7 +170,7 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
         simhash=hash_value,
         tag_names=_unique(tag_names),
         keywords=top_keywords(f"{title} {title} {text[:4000]}", top_k=15),
-        raw_hash=raw_fingerprint(entry, source),
+        raw_hash=raw_fingerprint(entry, ctx),
     )
 
 
@@ -178,9 +179,12 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
 PIPELINE_VERSION = "1"
 
 
-def raw_fingerprint(entry: EntryData, source) -> str:
+def raw_fingerprint(entry: EntryData, ctx: "_Context") -> str:
+    """Same input, same rules → same article: editors' new spam/tag rules change
+    the fingerprint, so they reach entries that were stored before them."""
+    source = ctx.source
     parts = [
-        PIPELINE_VERSION, str(source.convert_traditional), entry.guid, entry.link, entry.title, entry.summary,
+        PIPELINE_VERSION, ctx.rules_version, str(source.convert_traditional), entry.guid, entry.link, entry.title, entry.summary,
         entry.content, entry.author, entry.original_url, entry.origin_account, "\x1f".join(entry.categories),
         str(entry.published), source.default_tags,
     ]
@@ -471,7 +475,7 @@ def ingest(source, entries) -> IngestResult:
     )
     for entry in entries:
         guid_hash = _entry_guid_hash(entry)
-        if guid_hash and seen.get(guid_hash) == raw_fingerprint(entry, source):
+        if guid_hash and seen.get(guid_hash) == raw_fingerprint(entry, ctx):
             result.unchanged += 1
             continue
         try:

@@ -57,7 +57,7 @@ class ArticleQuerySet(models.QuerySet):
         return self.filter(status=Article.Status.PUBLISHED)
 
     def for_list(self) -> "ArticleQuerySet":
-        return self.select_related("source").prefetch_related("tags").defer("body", "search_text")
+        return self.select_related("source").prefetch_related("tags").defer("body", "search_text", "search_vector", "keywords")
 
     def latest_first(self) -> "ArticleQuerySet":
         return self.order_by("-published_at", "-id")

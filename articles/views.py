@@ -138,7 +138,10 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # Only published articles are ever cached; a status change bumps the generation.
         counters.record_read(pk, visitor)
         return _with_visitor_cookie(request, pagecache.respond(entry), new_cookie)
-    article = get_object_or_404(Article.objects.select_related("source").prefetch_related("tags"), pk=pk)
+    article = get_object_or_404(
+        Article.objects.select_related("source").prefetch_related("tags").defer("search_text", "search_vector", "keywords"),
+        pk=pk,
+    )
     if article.status != Article.Status.PUBLISHED and not request.user.is_staff:
         raise Http404("文章不存在或已下线")
     counters.record_read(article.pk, visitor)
