@@ -113,9 +113,7 @@ def _clean_redis_and_cache(settings):
 
     client = redis_client()
     if client is not None:
-        client.flushdb()
-        # Keep this run's claim on its Redis database (see settings/test.py).
-        client.set("newsroom:test-run-owner", os.getpid(), ex=3 * 3600)
+        client.flushdb()  # this run's own database (see settings/test.py)
     cache.clear()
     yield
 

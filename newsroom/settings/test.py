@@ -4,21 +4,20 @@ import os
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/newsroom")
 # Several test runs may share one machine (developers, helpers, CI): each run
 # gets its own Redis database and test database unless told otherwise.
-TEST_RUN_LOCK = "newsroom:test-run-owner"
-
-
 def _claim_redis_db() -> str:
-    """The first Redis database (1-15) no other live test run holds."""
+    """The first Redis database (1-15) no other live test run holds. The claims
+    live in database 0, which no test flushes."""
     try:
         import redis
 
+        registry = redis.Redis(host="127.0.0.1", port=6379, db=0, socket_connect_timeout=2)
         for db in range(15, 0, -1):
-            client = redis.Redis(host="127.0.0.1", port=6379, db=db, socket_connect_timeout=2)
-            if client.set(TEST_RUN_LOCK, os.getpid(), nx=True, ex=3 * 3600):
+            key = f"newsroom:test-db-owner:{db}"
+            if registry.set(key, os.getpid(), nx=True, ex=3 * 3600):
                 return f"redis://127.0.0.1:6379/{db}"
-            owner = client.get(TEST_RUN_LOCK)
+            owner = registry.get(key)
             if owner and not _alive(int(owner)):
-                client.set(TEST_RUN_LOCK, os.getpid(), ex=3 * 3600)
+                registry.set(key, os.getpid(), ex=3 * 3600)
                 return f"redis://127.0.0.1:6379/{db}"
     except Exception:
         pass  # Redis down: make test's service check says so

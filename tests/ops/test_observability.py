@@ -21,13 +21,15 @@ FEED = ("real-feeds", "rssant", "well", "www-ruangyifeng-com-blog-atom.xml")
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
+    """The sum of the samples of `name` whose labels include `labels` (None if none)."""
+    total = None
     for line in text.splitlines():
         if not line.startswith(name + "{") and not line.startswith(name + " "):
             continue
         got = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0] if "{" not in line else line[: line.rindex("}")]))
         if all(got.get(k) == v for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return None
+            total = (total or 0.0) + float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def scrape(client) -> str:
