@@ -33,7 +33,6 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -321,77 +320,11 @@ ITEM = """<item><title>{title}</title><link>https://refresh-bench.invalid/post/{
 <pubDate>Mon, 01 Dec 2025 08:00:00 GMT</pubDate><description>&lt;p&gt;{body}&lt;/p&gt;</description></item>"""
 
 
-def _own_refresh_bench(n_sources: int = 1000, delay: float = 0.2) -> dict:
-    """Fallback when bench/bench_refresh.py is absent: n sources behind one loopback server that
-    answers each request after `delay`; the feeds share 5 syndicated items, so after the first
-    source stores them every other source exercises parse + dedup (the usual steady state)."""
-    from feeds.models import Source
-    from feeds.services import sources_fetch_many
-
-    items = "".join(
-        ITEM.format(k=k, title=f"华为发布昇腾新品 第{k}篇", body="昇腾芯片面向大模型推理，性能提升显著。" * 20)
-        for k in range(5)
-    )
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *a) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            time.sleep(delay)
-            body = FEED.format(n=self.path, items=items).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 1024
-
-    httpd = Server(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    port = httpd.server_address[1]
-    run = f"{int(time.time())}"
-    Source.objects.bulk_create([
-        Source(name=f"refresh {i}", slug=f"refresh-bench-{run}-{i}", url=f"http://127.0.0.1:{port}/{run}/{i}.xml",
-               active=False, fetch_full_text=False)
-        for i in range(n_sources)
-    ])
-    ids = list(Source.objects.filter(slug__startswith=f"refresh-bench-{run}-").values_list("id", flat=True))
-    try:
-        t = time.perf_counter()
-        outcomes = sources_fetch_many(ids)
-        elapsed = time.perf_counter() - t
-    finally:
-        httpd.shutdown()
-        from articles.models import Article
-
-        Article.objects.filter(source_id__in=ids).delete()
-        Source.objects.filter(pk__in=ids).delete()
-    ok = sum(1 for o in outcomes if o.status == "ok")
-    return {"sources": n_sources, "delay_s": delay, "seconds": round(elapsed, 2), "ok": ok,
-            "errors": sum(1 for o in outcomes if o.status == "error"), "implementation": "bench/run.py fallback"}
-
-
 def bench_refresh(args) -> dict:
-    try:
-        sys.path.insert(0, str(REPO))
-        from bench.bench_refresh import run_refresh_bench  # written by the fetch engineer
+    sys.path.insert(0, str(REPO))
+    from bench.bench_refresh import run_refresh_bench
 
-        result = dict(run_refresh_bench(n_sources=args.refresh_sources, delay=0.2))
-        result.setdefault("implementation", "bench/bench_refresh.py")
-    except ImportError:
-        result = _own_refresh_bench(n_sources=args.refresh_sources, delay=0.2)
-    if "seconds" not in result:
-        for key in ("elapsed", "elapsed_s", "duration_s", "total_s", "wall_s"):
-            if key in result:
-                result["seconds"] = result[key]
-                break
-    return result
+    return dict(run_refresh_bench(n_sources=args.refresh_sources, delay=0.2))
 
 
 def _percentile(values: list[float], pct: float) -> float:

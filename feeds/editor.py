@@ -11,9 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from feeds.models import Source
-from feeds.opml import export_opml, parse_opml
+from feeds.opml import export_opml
 from feeds.preview import source_preview
-from feeds.services import source_create
+from feeds.services import source_create, sources_import_opml
 
 
 class SourceForm(forms.Form):
@@ -76,20 +76,11 @@ def opml_page(request: HttpRequest) -> HttpResponse:
             messages.error(request, "请选择一个不超过 5 MB 的 OPML 文件")
             return redirect("/editor/opml/")
         try:
-            outlines = parse_opml(upload.read())
-        except Exception as exc:
-            messages.error(request, f"无法读取 OPML：{exc}")
+            report = sources_import_opml(data=upload.read())
+        except ValueError as exc:
+            messages.error(request, str(exc))
             return redirect("/editor/opml/")
-        created = skipped = 0
-        for o in outlines:
-            if Source.objects.filter(url=o.url).exists():
-                skipped += 1
-                continue
-            try:
-                source_create(url=o.url, name=o.title, tags=o.tags, site_url=o.site_url)
-                created += 1
-            except ValidationError:
-                skipped += 1
+        created, skipped = report.created, report.skipped
         messages.success(request, f"导入 {created} 个订阅源，跳过 {skipped} 个")
         return redirect("/editor/opml/")
     if request.GET.get("download"):

@@ -12,11 +12,12 @@ import re
 import time
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -569,3 +570,33 @@ def article_import(*, url: str, tags: list[str] | None = None) -> int:
         if existing:
             return existing
     raise ValueError("; ".join(result.errors) or "页面没有可导入的正文 / nothing to import")
+
+
+@dataclass
+class OpmlImport:
+    created: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def sources_import_opml(*, data: bytes) -> OpmlImport:
+    """Create a source per OPML outline not already known (folders become default
+    tags). Raises ValueError when the file is not OPML at all."""
+    from feeds.opml import parse_opml
+
+    try:
+        outlines = parse_opml(data)
+    except Exception as exc:
+        raise ValueError(f"无法读取 OPML：{exc}") from exc
+    report = OpmlImport()
+    for o in outlines:
+        if Source.objects.filter(url=o.url).exists():
+            report.skipped += 1
+            continue
+        try:
+            source_create(url=o.url, name=o.title, tags=o.tags, site_url=o.site_url)
+            report.created += 1
+        except ValidationError as exc:
+            report.skipped += 1
+            report.problems.append(f"{o.url}: {'; '.join(exc.messages)}")
+    return report

@@ -2,9 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from feeds.models import Source
-from feeds.opml import parse_opml
-from feeds.services import source_create
+from feeds.services import sources_import_opml
 
 
 class Command(BaseCommand):
@@ -18,18 +16,9 @@ class Command(BaseCommand):
         if not path.exists():
             raise CommandError(f"no such file: {file}")
         try:
-            outlines = parse_opml(path.read_bytes())
-        except Exception as exc:
-            raise CommandError(f"cannot read OPML: {exc}")
-        created = skipped = 0
-        for o in outlines:
-            if Source.objects.filter(url=o.url).exists():
-                skipped += 1
-                continue
-            try:
-                source_create(url=o.url, name=o.title, tags=o.tags, site_url=o.site_url)
-                created += 1
-            except Exception as exc:
-                self.stderr.write(f"skipped {o.url}: {exc}")
-                skipped += 1
-        self.stdout.write(f"{created} sources imported, {skipped} skipped")
+            report = sources_import_opml(data=path.read_bytes())
+        except ValueError as exc:
+            raise CommandError(str(exc))
+        for problem in report.problems:
+            self.stderr.write(f"skipped {problem}")
+        self.stdout.write(f"{report.created} sources imported, {report.skipped} skipped")
