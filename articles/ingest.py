@@ -86,9 +86,16 @@ class _Context:
         self.source = source
         self.spam_rules = tuple(SpamRule.objects.filter(active=True).values_list("pattern", "is_regex", "weight"))
         self.tag_rules = tuple(TagRule.objects.filter(active=True).values_list("pattern", "is_regex", "tag_name"))
-        self.vocabulary = tag_vocabulary()
+        self._vocabulary: dict[str, str] | None = None
         self.rules_version = _sha1(repr((self.spam_rules, self.tag_rules)))
         self.new_words: list[str] = []  # names of tags created in this run, taught to the tokenizer once
+
+    @property
+    def vocabulary(self) -> dict[str, str]:
+        # Loaded only when an entry is new or changed: a refresh that finds nothing new skips it.
+        if self._vocabulary is None:
+            self._vocabulary = tag_vocabulary()
+        return self._vocabulary
 
 
 def _sha1(value: str) -> str:
@@ -186,7 +193,7 @@ def raw_fingerprint(entry: EntryData, ctx: "_Context") -> str:
     parts = [
         PIPELINE_VERSION, ctx.rules_version, str(source.convert_traditional), entry.guid, entry.link, entry.title, entry.summary,
         entry.content, entry.author, entry.original_url, entry.origin_account, "\x1f".join(entry.categories),
-        str(entry.published), source.default_tags,
+        source.default_tags,  # not the dates: a stored article keeps its first publish time
     ]
     return _sha1("\x1e".join(p or "" for p in parts))
 

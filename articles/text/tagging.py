@@ -99,9 +99,11 @@ def normalize_tag_name(name: str) -> str:
 
 
 @lru_cache(maxsize=8192)
+@lru_cache(maxsize=65536)
 def tag_key(name: str) -> str:
     """Case-folded match key of a (possibly raw) name: NVIDIA/nvidia/Ｎｖｉｄｉａ
-    share one; 英伟达 has its own (an alias joins them)."""
+    share one; 英伟达 has its own (an alias joins them). Cached: every ingest
+    keys the whole tag vocabulary, and the answer for a string never changes."""
     return _KEY_DROP_RE.sub("", normalize_tag_name(name).casefold())
 
 
