@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import page_text
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -47,6 +49,8 @@ def test_embedded_default_serves_demo_articles(tmp_path):
         assert len(links) >= 10, html[:2000]
         article = urllib.request.urlopen(f"http://127.0.0.1:{port}/articles/{sorted(links)[0]}/", timeout=5).read().decode()
         assert "<h1>" in article and "<article" in article
+        # No Redis: the read is written straight to the database, and this reader sees it counted.
+        assert "阅读 1" in page_text(article)
         health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read().decode()
         assert '"database": "ok"' in health and '"broker": "ok"' in health
     finally:
