@@ -195,32 +195,33 @@ def comment_post(request: HttpRequest, pk: int) -> HttpResponse:
 # --- follows and bookmarks (work with and without JavaScript) ---------------------
 
 
+def _follow_toggle(request: HttpRequest, target, follow, unfollow) -> HttpResponse:
+    """Follow or unfollow a tag or a source; JSON for the in-place script, else a redirect."""
+    following = request.POST.get("action") != "unfollow"
+    (follow if following else unfollow)(request.user, target)
+    bump_generation()
+    if _wants_json(request):
+        target.refresh_from_db(fields=["followers_count"])
+        return JsonResponse({"following": following, "followers": target.followers_count})
+    return redirect(_safe_next(request, target.get_absolute_url()))
+
+
 @require_POST
 @login_required
 @ratelimit("toggle", limit=60, window_seconds=60)
 def tag_follow_toggle(request: HttpRequest, slug: str) -> HttpResponse:
-    tag = get_object_or_404(Tag, slug=slug)
-    following = request.POST.get("action") != "unfollow"
-    (tag_follow if following else tag_unfollow)(user=request.user, tag=tag)
-    bump_generation()
-    if _wants_json(request):
-        tag.refresh_from_db(fields=["followers_count"])
-        return JsonResponse({"following": following, "followers": tag.followers_count})
-    return redirect(_safe_next(request, tag.get_absolute_url()))
+    return _follow_toggle(request, get_object_or_404(Tag, slug=slug),
+                          lambda user, tag: tag_follow(user=user, tag=tag),
+                          lambda user, tag: tag_unfollow(user=user, tag=tag))
 
 
 @require_POST
 @login_required
 @ratelimit("toggle", limit=60, window_seconds=60)
 def source_follow_toggle(request: HttpRequest, slug: str) -> HttpResponse:
-    source = get_object_or_404(Source, slug=slug)
-    following = request.POST.get("action") != "unfollow"
-    (source_follow if following else source_unfollow)(user=request.user, source=source)
-    bump_generation()
-    if _wants_json(request):
-        source.refresh_from_db(fields=["followers_count"])
-        return JsonResponse({"following": following, "followers": source.followers_count})
-    return redirect(_safe_next(request, source.get_absolute_url()))
+    return _follow_toggle(request, get_object_or_404(Source, slug=slug),
+                          lambda user, source: source_follow(user=user, source=source),
+                          lambda user, source: source_unfollow(user=user, source=source))
 
 
 @require_POST

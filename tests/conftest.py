@@ -21,7 +21,7 @@ CORPORA = SHARED / "corpora"
 
 def corpus_path(*parts: str) -> Path:
     path = CORPORA.joinpath(*parts)
-    if not CORPORA.exists():
+    if not CORPORA.is_dir():
         pytest.skip(f"third-party corpora not present at {CORPORA} (they live in ../shared beside the repo)")
     return path
 

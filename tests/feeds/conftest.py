@@ -8,18 +8,16 @@ from pathlib import Path
 import pytest
 
 from feeds import http as feeds_http
+from tests.conftest import CORPORA, corpus_path
 from tests.feeds.hostile import HostileServer
 
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 # Any 127/8 address works on Linux loopback; this one plays a *public* server
 # in redirect tests, so 127.0.0.1 can stay forbidden.
 PRETEND_PUBLIC_IP = "127.8.8.8"
 
 
 def require_corpora() -> Path:
-    if not CORPORA.is_dir():
-        pytest.skip(f"third-party corpora not present at {CORPORA} (expected in ../shared/corpora beside the repo)")
-    return CORPORA
+    return corpus_path()  # skips, saying why, only where ../shared is absent
 
 
 @pytest.fixture(scope="session")
