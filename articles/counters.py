@@ -42,7 +42,10 @@ def redis_client():
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
-def _hot_key(ts: float) -> str:
+HOT_BUCKET_TTL = 8 * 86400 + HOT_BUCKET_SECONDS
+
+
+def hot_key(ts: float) -> str:
     return f"nr:hot:{int(ts // HOT_BUCKET_SECONDS)}"
 
 
@@ -56,8 +59,8 @@ def record_read(article_id: int, visitor: str) -> bool:
             now = time.time()
             pipe = client.pipeline()
             pipe.hincrby(PENDING_KEY, str(article_id), 1)
-            pipe.zincrby(_hot_key(now), 1, str(article_id))
-            pipe.expire(_hot_key(now), 8 * 86400 + HOT_BUCKET_SECONDS)
+            pipe.zincrby(hot_key(now), 1, str(article_id))
+            pipe.expire(hot_key(now), HOT_BUCKET_TTL)
             pipe.execute()
             return True
         except Exception:  # Redis down: fall through to the database, a read is never an error page
@@ -75,10 +78,10 @@ def record_bookmark(article_id: int, delta: int) -> None:
     if client is None:
         return  # the database fallback ranks by the stored bookmark_count
     try:
-        key = _hot_key(time.time())
+        key = hot_key(time.time())
         pipe = client.pipeline()
         pipe.zincrby(key, delta * BOOKMARK_WEIGHT, str(article_id))
-        pipe.expire(key, 8 * 86400 + HOT_BUCKET_SECONDS)
+        pipe.expire(key, HOT_BUCKET_TTL)
         pipe.execute()
     except Exception:
         log.warning("redis unavailable for hot list; bookmark not weighed")
@@ -187,7 +190,7 @@ def hot_article_ids(hours: int, limit: int = 10) -> list[int]:
     if client is not None:
         try:
             now = time.time()
-            keys = [_hot_key(now - i * HOT_BUCKET_SECONDS) for i in range(hours)]
+            keys = [hot_key(now - i * HOT_BUCKET_SECONDS) for i in range(hours)]
             dest = f"nr:hotunion:{hours}:{int(now // 60)}"
             if not client.exists(dest):
                 client.zunionstore(dest, keys)

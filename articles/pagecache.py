@@ -5,96 +5,216 @@ or count a page shows changes) and the counter-flush epoch (bumped each time
 read counts move from Redis to the database). Read counts are rendered as
 `<span data-reads="ID" data-base="STORED">N</span>`; on a hit each one is
 re-filled with stored + pending reads from Redis, so counts keep moving on
-cached pages without re-rendering them. Only with Redis: the embedded
-default (file cache, counts written straight to the database) does not cache.
+cached pages without re-rendering them.
+
+A hit is one Redis round trip: a Lua script reads the generation and epoch,
+the page, counts the reader's read of the article the page shows (one per
+visitor per window, the same rule as `counters.record_read`) and returns the
+pending counts of every article on the page. `PageCacheMiddleware` serves hits
+before the session, auth, CSRF and message middleware run: a cached page is
+the same for every anonymous reader, so none of them has anything to add.
+Requests with a session or pending flash messages never touch the cache.
+
+Only with Redis: the embedded default (file cache, counts written straight to
+the database) does not cache pages.
 """
 from __future__ import annotations
 
 import hashlib
 import re
-from functools import wraps
+import time
+from dataclasses import dataclass
+from typing import Callable
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 
 from articles import counters
-from articles.cache import generation
+from articles.cache import GENERATION_KEY
 from articles.text.formatting import zh_count
 
 TTL_SECONDS = 300
+PAGE_PREFIX = "nr:page:"
+# The page shapes that may be cached (anonymous GETs); anything else never costs a lookup.
+CACHEABLE_PATH = re.compile(r"^/(?:|hot/|tags/|tags/[^/]+/|sources/[^/]+/|articles/\d+/)$")
 _READS = re.compile(rb'data-reads="(\d+)" data-base="(\d+)">[^<]*<')
+# Response headers a cached page keeps (security headers are added again on every hit).
+_KEPT_HEADERS = ("Content-Type", "Content-Language", "Vary")
+
+# KEYS: generation, flush epoch, pending reads, flushing reads.
+# ARGV: path hash, visitor ("" = count nothing), hot bucket key, read window s, hot bucket ttl s.
+# Returns {generation, epoch} on a miss, {generation, epoch, entry, pending, flushing} on a hit.
+_LOOKUP = """
+local gen = redis.call('GET', KEYS[1]) or '1'
+local epoch = redis.call('GET', KEYS[2]) or '0'
+local entry = redis.call('GET', 'nr:page:' .. gen .. ':' .. epoch .. ':' .. ARGV[1])
+if not entry then return {gen, epoch} end
+local head = string.sub(entry, 1, (string.find(entry, '\\n', 1, true) or 1) - 1)
+local read_id = string.match(head, '^(%d*)|')
+if read_id and read_id ~= '' and ARGV[2] ~= '' then
+  if redis.call('SET', 'nr:seen:' .. read_id .. ':' .. ARGV[2], 1, 'NX', 'EX', ARGV[4]) then
+    redis.call('HINCRBY', KEYS[3], read_id, 1)
+    redis.call('ZINCRBY', ARGV[3], 1, read_id)
+    redis.call('EXPIRE', ARGV[3], ARGV[5])
+  end
+end
+local ids = {}
+local list = string.match(head, '^%d*|([%d,]*)|') or ''
+for id in string.gmatch(list, '%d+') do ids[#ids + 1] = id end
+if #ids == 0 then return {gen, epoch, entry, {}, {}} end
+return {gen, epoch, entry, redis.call('HMGET', KEYS[3], unpack(ids)), redis.call('HMGET', KEYS[4], unpack(ids))}
+"""
 
 
 def enabled() -> bool:
     return bool(settings.REDIS_URL) and getattr(settings, "NEWSROOM_PAGE_CACHE", True)
 
 
-def cacheable_request(request: HttpRequest) -> bool:
-    """Anonymous GETs with nothing personal to show (no flash messages pending)."""
-    if not enabled() or request.method != "GET":
-        return False
-    if "messages" in request.COOKIES:
-        return False
-    return not request.user.is_authenticated
+_script = None
 
 
-def _key(request: HttpRequest) -> str:
-    path = hashlib.sha1(request.get_full_path().encode("utf-8")).hexdigest()
-    return f"page:{generation()}:{counters.flush_epoch()}:{path}"
+def _lookup_script():
+    global _script
+    client = counters.redis_client()
+    if _script is None or _script.registered_client is not client:
+        _script = client.register_script(_LOOKUP)
+    return _script
 
 
-def _refill_reads(content: bytes) -> bytes:
-    ids = [int(m.group(1)) for m in _READS.finditer(content)]
-    if not ids:
-        return content
-    pending = counters.pending_reads(list(dict.fromkeys(ids)))
+@dataclass
+class Lookup:
+    """What one cache lookup learned: the keys a miss stores under, or the hit itself."""
 
+    generation: str
+    epoch: str
+    path_hash: str
+    response: HttpResponse | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{PAGE_PREFIX}{self.generation}:{self.epoch}:{self.path_hash}"
+
+
+def _path_hash(request: HttpRequest) -> str:
+    return hashlib.sha1(request.get_full_path().encode("utf-8")).hexdigest()
+
+
+def lookup(request: HttpRequest, visitor: str = "") -> Lookup | None:
+    """One round trip; None when Redis is unreachable (the page is rendered uncached)."""
+    path_hash = _path_hash(request)
+    now = time.time()
+    hot_key = counters.hot_key(now)
+    try:
+        reply = _lookup_script()(
+            keys=[GENERATION_KEY, counters.EPOCH_KEY, counters.PENDING_KEY, counters.FLUSHING_KEY],
+            args=[path_hash, visitor, hot_key, counters.READ_WINDOW_SECONDS, counters.HOT_BUCKET_TTL],
+        )
+    except Exception:
+        return None
+    found = Lookup(generation=reply[0].decode(), epoch=reply[1].decode(), path_hash=path_hash)
+    if len(reply) > 2:
+        found.response = _respond(reply[2], reply[3], reply[4])
+    return found
+
+
+def _fill(content: bytes, extra: dict[int, int]) -> bytes:
     def fill(match: re.Match) -> bytes:
         aid, base = int(match.group(1)), int(match.group(2))
-        total = zh_count(base + pending.get(aid, 0))
+        total = zh_count(base + extra.get(aid, 0))
         return b'data-reads="%d" data-base="%d">%s<' % (aid, base, str(total).encode("utf-8"))
 
     return _READS.sub(fill, content)
 
 
-def lookup(request: HttpRequest) -> tuple[bytes, str] | None:
+def refill_reads(content: bytes) -> bytes:
+    """Read counts of a stored fragment brought up to date (stored + pending in Redis)."""
+    ids = list(dict.fromkeys(int(m.group(1)) for m in _READS.finditer(content)))
+    return _fill(content, counters.pending_reads(ids)) if ids else content
+
+
+def _respond(entry: bytes, pending: list, flushing: list) -> HttpResponse:
+    head, _, content = entry.partition(b"\n")
+    _read_id, id_list, view, *headers = head.decode("utf-8").split("|")
+    ids = [int(i) for i in id_list.split(",") if i]
+    extra = {aid: int(p or 0) + int(f or 0) for aid, p, f in zip(ids, pending, flushing)}
+    response = HttpResponse(_fill(content, extra) if ids else content)
+    for name, value in zip(_KEPT_HEADERS, headers):
+        if value:
+            response[name] = value
+    response.page_cache_view = view
+    return response
+
+
+def store(request: HttpRequest, response: HttpResponse, found: Lookup, *, read_id: int | None = None,
+          view: str = "") -> None:
+    """Keep a rendered page unless it is personal (a CSRF token, cookies it set besides
+    the anonymous visitor id). ``read_id``: the article a hit counts a read for."""
+    from articles.views import VISITOR_COOKIE
+
+    if (
+        response.status_code != 200
+        or response.streaming
+        or request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+        or any(name != VISITOR_COOKIE for name in response.cookies)
+    ):
+        return
+    content = response.content
+    ids = list(dict.fromkeys(m.group(1).decode() for m in _READS.finditer(content)))
+    headers = [str(response.get(name, "")).replace("|", "").replace("\n", "") for name in _KEPT_HEADERS]
+    head = "|".join([str(read_id or ""), ",".join(ids), view, *headers])
     try:
-        return cache.get(_key(request))
+        counters.redis_client().set(found.key, head.encode("utf-8") + b"\n" + content, ex=TTL_SECONDS)
     except Exception:
-        return None
+        pass
 
 
-def respond(entry: tuple[bytes, str]) -> HttpResponse:
-    content, content_type = entry
-    return HttpResponse(_refill_reads(content), content_type=content_type)
+def cacheable_request(request: HttpRequest) -> bool:
+    """Anonymous GETs of a cacheable page shape with nothing personal to show: no
+    session (a signed-in reader, a form in progress) and no flash messages pending."""
+    if not enabled() or request.method != "GET":
+        return False
+    cookies = request.COOKIES
+    if settings.SESSION_COOKIE_NAME in cookies or "messages" in cookies:
+        return False
+    return bool(CACHEABLE_PATH.match(request.path_info))
+
+
+class PageCacheMiddleware:
+    """Serves cached pages to anonymous readers before the per-user middleware
+    runs, and stores what the views below render for them. A view takes part by
+    setting ``request.page_cache = PageCacheOptions(...)`` (see ``cached_page``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not cacheable_request(request):
+            return self.get_response(request)
+        from articles.views import visitor_for, with_visitor_cookie
+
+        visitor, new_cookie = visitor_for(request)
+        found = lookup(request, visitor)
+        if found is not None and found.response is not None:
+            patch_vary_headers(found.response, ("Cookie",))
+            return with_visitor_cookie(request, found.response, new_cookie)
+        request.page_cache_lookup = found
+        response = self.get_response(request)
+        patch_vary_headers(response, ("Cookie",))  # signed-in readers get their own page
+        options = getattr(request, "page_cache", None)
+        if found is not None and options is not None:
+            match = getattr(request, "resolver_match", None)
+            store(request, response, found, read_id=options.get("read_id"), view=match.view_name if match else "")
+        return response
 
 
 def cached_page(view):
-    """Serve anonymous GETs of a list page from the page cache."""
+    """Mark a view's anonymous pages as cacheable (PageCacheMiddleware serves and stores them)."""
+    from functools import wraps
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not cacheable_request(request):
-            return view(request, *args, **kwargs)
-        entry = lookup(request)
-        if entry is not None:
-            return respond(entry)
-        return store(request, view(request, *args, **kwargs))
+        request.page_cache = {}
+        return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def store(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    """Keep a rendered page unless it is personal (a CSRF token, cookies it set)."""
-    if (
-        response.status_code == 200
-        and not response.streaming
-        and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
-        and not response.cookies
-    ):
-        try:
-            cache.set(_key(request), (response.content, response["Content-Type"]), TTL_SECONDS)
-        except Exception:
-            pass
-    return response

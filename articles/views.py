@@ -72,7 +72,7 @@ def _list_context(request: HttpRequest, page) -> dict:
 @pagecache.cached_page
 def home(request: HttpRequest) -> HttpResponse:
     ctx = _list_context(request, _page(request, selectors.article_list(), count=selectors.published_story_count()))
-    ctx.update(hot=selectors.hot_articles(24), popular_tags=selectors.popular_tags(20))
+    ctx.update(popular_tags=selectors.popular_tags(20))
     return render(request, "articles/home.html", ctx)
 
 
@@ -117,27 +117,29 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
 # --- the article page ------------------------------------------------------------
 
 
-def _visitor(request: HttpRequest) -> tuple[str, str | None]:
+def visitor_for(request: HttpRequest) -> tuple[str, str | None]:
     """Who is reading, for one-read-per-window: the user, else a first-party
     visitor cookie (no session row per anonymous reader). Returns the id and
-    a new cookie value to set, if any."""
-    if request.user.is_authenticated:
-        return f"u{request.user.pk}", None
+    a new cookie value to set, if any (the same answer for the whole request)."""
+    known = getattr(request, "_nr_visitor", None)
+    if known is not None:
+        return known
     vid = request.COOKIES.get(VISITOR_COOKIE, "")
-    if len(vid) == 22 and vid.replace("-", "").replace("_", "").isalnum():
-        return f"v{vid}", None
-    vid = secrets.token_urlsafe(16)
-    return f"v{vid}", vid
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        known = (f"u{user.pk}", None)
+    elif len(vid) == 22 and vid.replace("-", "").replace("_", "").isalnum():
+        known = (f"v{vid}", None)
+    else:
+        vid = secrets.token_urlsafe(16)
+        known = (f"v{vid}", vid)
+    request._nr_visitor = known
+    return known
 
 
+@pagecache.cached_page
 def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    visitor, new_cookie = _visitor(request)
-    cacheable = pagecache.cacheable_request(request)
-    entry = pagecache.lookup(request) if cacheable else None
-    if entry is not None:
-        # Only published articles are ever cached; a status change bumps the generation.
-        counters.record_read(pk, visitor)
-        return _with_visitor_cookie(request, pagecache.respond(entry), new_cookie)
+    visitor, new_cookie = visitor_for(request)
     article = get_object_or_404(
         Article.objects.select_related("source").prefetch_related("tags").defer("search_text", "search_vector", "keywords"),
         pk=pk,
@@ -152,19 +154,19 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "tags": list(article.tags.all()),
         "related": selectors.related_for(article),
         "also_reported": selectors.also_reported(article),
-        "hot": selectors.hot_articles(24, 8),
         "followed": selectors.followed_tag_ids(request.user),
         "source_followed": bool(selectors.followed_source_ids(request.user, [article.source_id])),
         "is_bookmarked": bool(selectors.bookmarked_ids(request.user, [article.pk])),
-        "comments": selectors.comment_threads(article),
+        # The stored count says whether there is anything to load.
+        "comments": selectors.comment_threads(article) if article.comment_count else [],
     })
-    if cacheable:
-        pagecache.store(request, response)
-    return _with_visitor_cookie(request, response, new_cookie)
+    if getattr(request, "page_cache", None) is not None:
+        request.page_cache["read_id"] = article.pk  # a cache hit counts the reader's read of this article
+    return with_visitor_cookie(request, response, new_cookie)
 
 
-def _with_visitor_cookie(request: HttpRequest, response: HttpResponse, new_cookie: str | None) -> HttpResponse:
-    if new_cookie:
+def with_visitor_cookie(request: HttpRequest, response: HttpResponse, new_cookie: str | None) -> HttpResponse:
+    if new_cookie and VISITOR_COOKIE not in response.cookies:
         response.set_cookie(VISITOR_COOKIE, new_cookie, max_age=365 * 86400, httponly=True, samesite="Lax",
                             secure=request.is_secure())
     return response

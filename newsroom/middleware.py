@@ -19,7 +19,7 @@ class RequestMetricsMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         # View names, never raw paths: label cardinality stays bounded.
-        view = (match.view_name if match else "") or "unmatched"
+        view = (match.view_name if match else getattr(response, "page_cache_view", "")) or "unmatched"
         metrics.REQUEST_LATENCY.labels(view=view, method=request.method).observe(time.perf_counter() - start)
         metrics.RESPONSES.labels(view=view, status=f"{response.status_code // 100}xx").inc()
         return response

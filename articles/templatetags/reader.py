@@ -99,3 +99,11 @@ def reads(article) -> str:
         total = article.read_count
     return format_html('<span class="reads" data-reads="{}" data-base="{}">{}</span>', article.pk, article.read_count,
                        zh_count(total))
+
+
+@register.simple_tag(takes_context=True)
+def hot_sidebar(context, limit: int = 8):
+    """The shared 热点推荐 sidebar (cached fragment, live read counts)."""
+    from articles.fragments import hot_sidebar as render_hot
+
+    return render_hot(limit, context.get("request"))

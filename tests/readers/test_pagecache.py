@@ -61,3 +61,39 @@ def test_logged_in_readers_get_their_own_page(source, django_user_model):
     client.force_login(user)
     html = client.get(f"/articles/{article.pk}/").content.decode()
     assert "csrfmiddlewaretoken" in html and "me" in page_text(html)
+
+
+@pytest.mark.django_db
+def test_a_cache_hit_is_one_redis_round_trip_with_the_site_headers(source, monkeypatch):
+    article = store(source, "寒武纪发布新芯片", "寒武纪今天发布了新一代云端推理芯片。")
+    url = f"/articles/{article.pk}/"
+    Client().get(url)  # rendered and stored
+
+    client = counters.redis_client()
+    calls = []
+    real = type(client).execute_command
+
+    def counting(self, *args, **kwargs):
+        calls.append(args[0])
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(client), "execute_command", counting)
+    hit = Client().get(url)
+    assert hit.status_code == 200 and "寒武纪发布新芯片" in page_text(hit.content)
+    assert len(calls) == 1, calls  # the lookup script: page, read count and pending counts at once
+    assert "阅读 2" in page_text(hit.content)
+    # Served before the per-reader middleware, yet with every header the site sends.
+    assert hit["Content-Security-Policy"] and hit["X-Frame-Options"] == "DENY"
+    assert "Cookie" in hit["Vary"] and hit["Content-Type"].startswith("text/html")
+    assert hit.cookies["nr_vid"].value  # a new visitor gets their id on a cached page too
+
+
+@pytest.mark.django_db
+def test_a_reader_with_a_session_never_gets_the_shared_page(source, django_user_model):
+    article = store(source, "昇腾生态大会召开", "昇腾生态大会今天召开，发布多款产品。")
+    Client().get(f"/articles/{article.pk}/")
+    staff = django_user_model.objects.create_user("editor", password="pw-editor-123", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    html = client.get(f"/articles/{article.pk}/").content.decode()
+    assert "editor" in page_text(html) and "管理" in page_text(html)
