@@ -123,5 +123,4 @@ class SearchFeed(_ArticleFeed):
         if not params.q:
             return []
         params.sort = "new"
-        qs = filtered_search(params).select_related("source").prefetch_related("tags").defer("search_text")
-        return list(qs[:FEED_SIZE])
+        return filtered_search(params)[:FEED_SIZE]

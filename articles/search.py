@@ -42,7 +42,7 @@ from datetime import date, datetime, time, timedelta
 from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Subquery, F, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from articles.models import Article
@@ -261,29 +261,80 @@ def _rank_tsquery(parsed: ParsedQuery, match: str) -> str:
     return f"({match}) | ({words})" if words else match
 
 
-def search_articles(q: str | ParsedQuery, base: QuerySet | None = None) -> QuerySet:
-    """Published articles matching every term, best first (PostgreSQL: ts_rank)."""
+class SearchHits:
+    """The ranked result of one search: article ids, best first, found in one query.
+
+    Behaves like a list of articles for the paginator and feeds: ``len()`` is the
+    number of hits (at most ``RANK_WINDOW``: the newest matches, ranked), and a
+    slice loads just those articles, in rank order, with ``related`` joins."""
+
+    def __init__(self, ids: list[int], related: tuple[str, ...] = ("source",), prefetch: tuple[str, ...] = ("tags",)):
+        self.ids = ids
+        self._related = related
+        self._prefetch = prefetch
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def count(self) -> int:
+        return len(self.ids)
+
+    def __bool__(self) -> bool:
+        return bool(self.ids)
+
+    def __iter__(self):
+        return iter(self[:])
+
+    def __getitem__(self, index):
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        ids = self.ids[index]
+        rows = (
+            Article.objects.filter(pk__in=ids).select_related(*self._related).prefetch_related(*self._prefetch)
+            .defer("search_text", "search_vector")
+        )
+        by_id = {a.pk: a for a in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+
+def match_window(parsed: ParsedQuery, qs: QuerySet) -> QuerySet | None:
+    """PostgreSQL: (id, rank) of the newest RANK_WINDOW matches, newest first; None if nothing can match."""
+    match = to_tsquery(parsed)
+    if not match:
+        return None
+    query = SearchQuery(match, search_type="raw", config="simple")
+    rank_query = SearchQuery(_rank_tsquery(parsed, match), search_type="raw", config="simple")
+    return (
+        qs.filter(search_vector=query)
+        .annotate(rank=SearchRank(F("search_vector"), rank_query))
+        .order_by("-published_at", "-id")
+        .values_list("id", "rank")[:RANK_WINDOW]
+    )
+
+
+def search_articles(q: str | ParsedQuery, base: QuerySet | None = None, *, newest_first: bool = False) -> SearchHits:
+    """Published articles matching every term, best first (PostgreSQL: ts_rank), or newest first.
+
+    PostgreSQL: one query over the GIN index takes the newest ``RANK_WINDOW``
+    matches with their rank (ts_rank reads each matching vector: for a common
+    word that would be tens of thousands, and a news reader wants recent ones
+    anyway); the window is ordered by rank here. The count, the page and the
+    feed all come from that one list, so a search costs one scan, not three."""
     parsed = q if isinstance(q, ParsedQuery) else parse_query(q)
     qs = base if base is not None else Article.objects.published()
     if not parsed:
-        return qs.none()
+        return SearchHits([])
     if _is_postgres():
-        match = to_tsquery(parsed)
-        if not match:
-            return qs.none()
-        query = SearchQuery(match, search_type="raw", config="simple")
-        rank_query = SearchQuery(_rank_tsquery(parsed, match), search_type="raw", config="simple")
-        # ts_rank reads every matching vector: for a common word that is tens of thousands.
-        # Rank only the newest RANK_WINDOW matches (a news reader wants recent ones anyway).
-        newest = qs.filter(search_vector=query).order_by("-published_at", "-id").values("id")[:RANK_WINDOW]
-        return (
-            Article.objects.filter(pk__in=Subquery(newest))
-            .annotate(rank=SearchRank(F("search_vector"), rank_query))
-            .order_by("-rank", "-published_at", "-id")
-        )
+        window = match_window(parsed, qs)
+        if window is None:
+            return SearchHits([])
+        rows = list(window)
+        if not newest_first:
+            rows.sort(key=lambda row: -row[1])  # stable: equal ranks stay newest first
+        return SearchHits([row[0] for row in rows])
     for term in parsed.terms:
         qs = qs.filter(Q(title__icontains=term) | Q(body__icontains=term))
-    return qs.order_by("-published_at", "-id")
+    return SearchHits(list(qs.order_by("-published_at", "-id").values_list("id", flat=True)[:RANK_WINDOW]))
 
 
 # --- the search form: query + filters --------------------------------------------
@@ -338,7 +389,7 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def filtered_search(params: SearchParams, base: QuerySet | None = None) -> QuerySet:
+def filtered_search(params: SearchParams, base: QuerySet | None = None) -> SearchHits:
     """Search with the tag / source / date filters applied (all optional)."""
     qs = base if base is not None else Article.objects.published()
     if params.tag:
@@ -349,7 +400,4 @@ def filtered_search(params: SearchParams, base: QuerySet | None = None) -> Query
         qs = qs.filter(published_at__gte=_day_start(params.since))
     if params.until:
         qs = qs.filter(published_at__lt=_day_start(params.until + timedelta(days=1)))
-    results = search_articles(params.q, qs)
-    if params.sort == "new":
-        results = results.order_by("-published_at", "-id")
-    return results
+    return search_articles(params.q, qs, newest_first=params.sort == "new")

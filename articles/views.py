@@ -271,10 +271,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 def search(request: HttpRequest) -> HttpResponse:
     params = SearchParams.from_query_dict(request.GET)
     parsed = parse_query(params.q)
-    if parsed:
-        results = filtered_search(params).select_related("source").prefetch_related("tags").defer("search_text")
-    else:
-        results = Article.objects.none()
+    results = filtered_search(params) if parsed else []
     ctx = _list_context(request, _page(request, results))
     ctx.update(q=params.q, params=params, terms=parsed.highlight,
                tag_options=selectors.popular_tags(30),

@@ -67,7 +67,7 @@ def like(*parts: str) -> set[int]:
 
 
 def found(q: str) -> set[int]:
-    return set(search_articles(q).values_list("id", flat=True))
+    return set(search_articles(q).ids)
 
 
 def test_corpus_went_through_the_pipeline_and_is_indexed(corpus):
@@ -110,7 +110,7 @@ def test_punctuation_breaks_a_word(corpus):
 
 
 def test_title_hits_rank_above_body_hits(corpus):
-    ranked = list(search_articles("英伟达").values_list("title", flat=True))
+    ranked = [a.title for a in search_articles("英伟达")]
     assert "英伟达" in ranked[0]
     assert ranked[-1] == "AMD发布MI300X加速卡"  # only its body mentions 英伟达
 
