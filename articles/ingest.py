@@ -4,6 +4,12 @@ Each entry goes through the content pipeline in a fixed order (clean →
 normalize → spam → attribution → dedup → tag) and is stored in its own
 transaction, so one bad entry never costs another. Idempotent: the same entry
 twice is an update (or nothing), never a duplicate.
+
+What the entries of one call look up (their stored rows, SimHash neighbours,
+tags) is loaded once for all of them (``_Batch``), and an article is stored
+with its search text and vector in the INSERT itself: a new entry costs a
+handful of statements. Related posts are computed off this path
+(``related.schedule_refresh``: one task per call).
 """
 from __future__ import annotations
 
@@ -15,13 +21,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from articles import related, search
 from articles.models import Article, SpamRule, Tag, TaggedArticle, TagRule
-from articles.tags import tag_get_or_create, tag_vocabulary
+from articles.tags import tag_get_or_create, tag_vocabulary, tags_resolve_many
 from articles.text._blocks import LineDoc
 from articles.text.attribution import extract_attribution
 from articles.text.normalize import normalize_html, normalize_title
@@ -77,6 +85,8 @@ class Prepared:
     tag_names: list[str]
     keywords: list[str] = field(default_factory=list)
     raw_hash: str = ""
+    search_text: str = ""
+    search_vector: str | None = None  # tsvector literal (PostgreSQL only)
 
 
 class _Context:
@@ -156,13 +166,16 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
     note = ""
     if verdict.should_moderate:
         note = "标题疑似垃圾" if verdict.title_is_spam else f"正文垃圾占比 {verdict.spam_ratio:.0%}"
+    stored_title = (title or "（无标题）")[:500]
+    search_text, search_vector = _search_fields(
+        stored_title, text if body else html_to_text(summary), title_tokens, tokens)
     return Prepared(
         guid=guid,
         guid_hash=_sha1(guid),
         url=link[:2000],
         canonical_url=canonical[:2000],
         url_hash=url_hash(canonical) if canonical else "",
-        title=(title or "（无标题）")[:500],
+        title=stored_title,
         summary=summary,
         body=body,
         author=(attribution.author or entry.author or "")[:200],
@@ -178,7 +191,24 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
         tag_names=_unique(tag_names),
         keywords=top_keywords(f"{title} {title} {text[:4000]}", top_k=15),
         raw_hash=raw_fingerprint(entry, ctx),
+        search_text=search_text,
+        search_vector=search_vector,
     )
+
+
+def _search_fields(title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> tuple[str, str | None]:
+    """What search.index_article would write after the row is stored, computed
+    here so the row is written once, with them (one INSERT instead of INSERT +
+    two UPDATEs, each of which also rewrote the GIN entries)."""
+    search_text = f"{' '.join(title_tokens)} {' '.join(body_tokens)}"
+    if connection.vendor != "postgresql":
+        return search_text, None
+    vector = search.build_vector(title=title, body_text=body_text, title_tokens=title_tokens, body_tokens=body_tokens)
+    return search_text, vector
+
+
+def _vector_value(literal: str | None):
+    return Cast(Value(literal), SearchVectorField()) if literal is not None else None
 
 
 # Bump when the pipeline changes what it makes of the same input: stored
@@ -250,83 +280,112 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def _find_existing(source, p: Prepared) -> Article | None:
-    existing = Article.objects.filter(source=source, guid_hash=p.guid_hash).first()
-    if existing is None and p.url_hash:
-        # Same canonical URL (tracking parameters removed) is the same article, whatever the guid.
-        existing = Article.objects.filter(url_hash=p.url_hash).order_by("id").first()
-    return existing
+def _shares_band(candidate: Article, bands: list[int]) -> bool:
+    return any(getattr(candidate, f"sim_band{i}") == band for i, band in enumerate(bands))
 
 
-def _find_story(source, p: Prepared, exclude_id: int | None = None) -> Article | None:
-    if p.simhash is None:
-        return None
-    bands = [_band(p.simhash, i) for i in range(4)]
-    since = timezone.now() - NEAR_DUPLICATE_WINDOW
-    candidates = (
-        Article.objects.filter(
-            Q(sim_band0=bands[0]) | Q(sim_band1=bands[1]) | Q(sim_band2=bands[2]) | Q(sim_band3=bands[3]),
-            fetched_at__gte=since,
+class _Batch:
+    """What the prepared entries of one ingest call look up, loaded for all of them
+    at once: the stored rows with their guids or canonical URLs, the recent
+    published articles of *other* sources sharing a SimHash band (so nothing this
+    call stores can be one), and their tags. Rows stored by the call join the
+    lookup, so the same entry twice in one feed is still one article."""
+
+    def __init__(self, source, prepared: list[Prepared], new_words: list[str]) -> None:
+        self.source = source
+        self.by_guid: dict[str, Article] = {}
+        self.by_url: dict[str, Article] = {}
+        self._load_existing(prepared)
+        self.story_candidates = self._load_story_candidates(prepared)
+        self.tags: dict[str, Tag | None] = tags_resolve_many(name for p in prepared for name in p.tag_names)
+        self.new_words = new_words
+
+    def _load_existing(self, prepared: list[Prepared]) -> None:
+        guids = {p.guid_hash for p in prepared}
+        urls = {p.url_hash for p in prepared if p.url_hash}
+        rows = (
+            Article.objects.filter(Q(source=self.source, guid_hash__in=guids) | Q(url_hash__in=urls))
+            .defer("search_text", "search_vector")
+            .order_by("id")
         )
-        .exclude(source=source)
-        # Only a published article can carry a story: a pending/hidden root would
-        # fold its reposts out of every list while showing nothing itself.
-        .filter(status=Article.Status.PUBLISHED)
-        .only("id", "simhash", "story_id")
-        .order_by("id")[:50]
-    )
-    for candidate in candidates:
-        if candidate.id != exclude_id and candidate.simhash is not None and hamming(candidate.simhash, p.simhash) <= NEAR_DUPLICATE_DISTANCE:
-            return candidate
-    return None
+        for row in rows:
+            self.remember(row)
+
+    def remember(self, article: Article) -> None:
+        if article.source_id == self.source.id:
+            self.by_guid[article.guid_hash] = article
+        if article.url_hash:
+            # Same canonical URL (tracking parameters removed) is the same article, whatever
+            # the guid or source: the oldest row with it.
+            self.by_url.setdefault(article.url_hash, article)
+
+    def existing(self, p: Prepared) -> Article | None:
+        """The stored row this entry is: same source and guid, else same canonical URL."""
+        found = self.by_guid.get(p.guid_hash)
+        if found is None and p.url_hash:
+            found = self.by_url.get(p.url_hash)
+        return found
+
+    def reload(self, p: Prepared) -> None:
+        """After a rolled-back attempt: the rows this entry matched may have been changed in memory."""
+        self.by_guid.pop(p.guid_hash, None)
+        self.by_url.pop(p.url_hash, None)
+        self._load_existing([p])
+
+    def _load_story_candidates(self, prepared: list[Prepared]) -> list[Article]:
+        hashes = [p.simhash for p in prepared if p.simhash is not None]
+        if not hashes:
+            return []
+        match = Q()
+        for i in range(4):
+            match |= Q(**{f"sim_band{i}__in": sorted({_band(h, i) for h in hashes})})
+        return list(
+            Article.objects.filter(match, fetched_at__gte=timezone.now() - NEAR_DUPLICATE_WINDOW)
+            .exclude(source=self.source)
+            # Only a published article can carry a story: a pending/hidden root would
+            # fold its reposts out of every list while showing nothing itself.
+            .filter(status=Article.Status.PUBLISHED)
+            .only("id", "simhash", "story_id", "sim_band0", "sim_band1", "sim_band2", "sim_band3")
+            .order_by("id")
+        )
+
+    def story(self, p: Prepared) -> Article | None:
+        """The oldest near-duplicate among the first 50 band matches (by id), as one query per entry found it."""
+        if p.simhash is None:
+            return None
+        bands = [_band(p.simhash, i) for i in range(4)]
+        sharing = [c for c in self.story_candidates if _shares_band(c, bands)][:50]
+        for candidate in sharing:
+            if candidate.simhash is not None and hamming(candidate.simhash, p.simhash) <= NEAR_DUPLICATE_DISTANCE:
+                return candidate
+        return None
+
+    def tags_for(self, p: Prepared) -> list[Tag]:
+        """The entry's tags; a name no tag answers to yet is created here (each in its
+        own short transaction) *before* the article's transaction, so concurrent
+        workers never hold a new tag's unique index entry while they wait on each
+        other's counter rows — and a name that cannot become a tag fails its entry only."""
+        tags: dict[int, Tag] = {}
+        for name in p.tag_names:
+            if name not in self.tags:
+                self.tags[name] = tag_get_or_create(name=name, new_words=self.new_words)
+            tag = self.tags[name]
+            if tag is not None:
+                tags.setdefault(tag.pk, tag)
+        return list(tags.values())
 
 
 _CONTENT_FIELDS = ("title", "summary", "body", "author", "original_title", "origin_account", "url", "canonical_url")
 
 
-def _store(source, p: Prepared, result: IngestResult, tags: list[Tag] | None = None) -> Article | None:
-    tags = tags if tags is not None else _resolve_tags(p.tag_names)
+def _store(source, p: Prepared, result: IngestResult, batch: _Batch) -> Article | None:
+    tags = batch.tags_for(p)
     with transaction.atomic():
-        existing = _find_existing(source, p)
+        existing = batch.existing(p)
         if existing is not None:
-            if existing.status == Article.Status.DELETED:
-                result.unchanged += 1
-                return None  # a deleted article stays deleted
-            if existing.source_id != source.id:
-                result.duplicate += 1
-                return None
-            changed = [f for f in _CONTENT_FIELDS if getattr(existing, f) != getattr(p, f)]
-            if not changed:
-                if existing.raw_hash != p.raw_hash:
-                    Article.objects.filter(pk=existing.pk).update(raw_hash=p.raw_hash)
-                result.unchanged += 1
-                return None
-            existing.keywords, existing.raw_hash = p.keywords, p.raw_hash
-            changed += ["keywords", "raw_hash"]
-            for f in changed:
-                setattr(existing, f, getattr(p, f))
-            fields = [*changed, "updated_at"]
-            if p.simhash is not None and existing.simhash != p.simhash:
-                existing.simhash = p.simhash
-                fields.append("simhash")
-                for i in range(4):
-                    setattr(existing, f"sim_band{i}", _band(p.simhash, i))
-                    fields.append(f"sim_band{i}")
-            was_published = existing.status == Article.Status.PUBLISHED
-            if was_published and p.status == Article.Status.PENDING:
-                # The new version turned into spam: a human looks before readers do.
-                existing.status = Article.Status.PENDING
-                existing.moderation_note = p.moderation_note
-                existing.spam_score = p.spam_score
-                fields += ["status", "moderation_note", "spam_score"]
-            existing.save(update_fields=fields)
-            result.updated += 1
-            _after_store(existing, p, tags, created=False)
-            if was_published and existing.status != Article.Status.PUBLISHED:
-                _leave_published(existing)
-            return existing
+            return _update(existing, source, p, result, tags)
 
-        story = _find_story(source, p)
+        story = batch.story(p)
         article = Article(
             source=source,
             guid=p.guid,
@@ -348,6 +407,8 @@ def _store(source, p: Prepared, result: IngestResult, tags: list[Tag] | None = N
             story_id=(story.story_id or story.id) if story else None,
             keywords=p.keywords,
             raw_hash=p.raw_hash,
+            search_text=p.search_text,
+            search_vector=_vector_value(p.search_vector),
         )
         if p.simhash is not None:
             for i in range(4):
@@ -359,29 +420,61 @@ def _store(source, p: Prepared, result: IngestResult, tags: list[Tag] | None = N
             # Another worker stored the same (source, guid) a moment ago: that's an update, not a new row.
             result.unchanged += 1
             return None
+        article.search_vector = None  # the expression, not a value: never written again from here
         if article.status == Article.Status.PENDING:
             result.spam += 1
         else:
             result.new += 1
         if story is not None:
             result.duplicate += 1
-        _after_store(article, p, tags, created=True)
+        _after_store(article, tags, created=True)
         return article
 
 
-def _resolve_tags(names: list[str], new_words: list[str] | None = None) -> list[Tag]:
-    """Tags for an entry, created (each in its own short transaction) *before* the
-    article's transaction, so concurrent workers never hold a new tag's unique
-    index entry while they wait on each other's counter rows."""
-    tags = {}
-    for name in names:
-        tag = tag_get_or_create(name=name, new_words=new_words)
-        if tag is not None:
-            tags.setdefault(tag.pk, tag)
-    return list(tags.values())
+def _update(existing: Article, source, p: Prepared, result: IngestResult, tags: list[Tag]) -> Article | None:
+    if existing.status == Article.Status.DELETED:
+        result.unchanged += 1
+        return None  # a deleted article stays deleted
+    if existing.source_id != source.id:
+        result.duplicate += 1
+        return None
+    changed = [f for f in _CONTENT_FIELDS if getattr(existing, f) != getattr(p, f)]
+    if not changed:
+        if existing.raw_hash != p.raw_hash:
+            Article.objects.filter(pk=existing.pk).update(raw_hash=p.raw_hash)
+            existing.raw_hash = p.raw_hash
+        result.unchanged += 1
+        return None
+    changed += ["keywords", "raw_hash", "search_text"]
+    for f in changed:
+        setattr(existing, f, getattr(p, f))
+    fields = [*changed, "updated_at"]
+    if p.search_vector is not None:
+        existing.search_vector = _vector_value(p.search_vector)
+        fields.append("search_vector")
+    if p.simhash is not None and existing.simhash != p.simhash:
+        existing.simhash = p.simhash
+        fields.append("simhash")
+        for i in range(4):
+            setattr(existing, f"sim_band{i}", _band(p.simhash, i))
+            fields.append(f"sim_band{i}")
+    was_published = existing.status == Article.Status.PUBLISHED
+    if was_published and p.status == Article.Status.PENDING:
+        # The new version turned into spam: a human looks before readers do.
+        existing.status = Article.Status.PENDING
+        existing.moderation_note = p.moderation_note
+        existing.spam_score = p.spam_score
+        fields += ["status", "moderation_note", "spam_score"]
+    existing.save(update_fields=fields)
+    existing.search_vector = None
+    result.updated += 1
+    _after_store(existing, tags, created=False)
+    if was_published and existing.status != Article.Status.PUBLISHED:
+        _leave_published(existing)
+    return existing
 
 
-def _after_store(article: Article, p: Prepared, tags_list: list[Tag], *, created: bool) -> None:
+def _after_store(article: Article, tags_list: list[Tag], *, created: bool) -> None:
     tags = {t.pk: t for t in tags_list}
     # An update only adds tags (editors may have removed some by hand: those stay removed
     # only if the new text no longer suggests them — good enough, and never a lost tag).
@@ -393,23 +486,25 @@ def _after_store(article: Article, p: Prepared, tags_list: list[Tag], *, created
         )
     published = article.status == Article.Status.PUBLISHED
     if published and new_ids:
-        # Lock counter rows in one global order: workers tagging overlapping sets never deadlock.
-        ordered = sorted(new_ids)
-        list(Tag.objects.select_for_update(no_key=True).filter(pk__in=ordered).order_by("pk").values_list("pk", flat=True))
-        Tag.objects.filter(pk__in=ordered).update(articles_count=F("articles_count") + 1)
+        _count_tagged(new_ids)
     if created and published:
         type(article.source).objects.filter(pk=article.source_id).update(article_count=F("article_count") + 1)
-    search.index_article(article, title_tokens=p.title_tokens, body_tokens=p.tokens)
-    transaction.on_commit(lambda: _refresh_related(article.pk))
 
 
-def _refresh_related(article_id: int) -> None:
-    # After commit the article is stored: a failed sidebar refresh (e.g. two workers
-    # refreshing the same pair at once) must not be reported as a failed entry.
-    try:
-        related.refresh_for(article_id)
-    except Exception:
-        log.warning("related refresh failed for article=%s", article_id, exc_info=True)
+def _count_tagged(tag_ids: list[int]) -> None:
+    """articles_count + 1 for each tag, in one statement. The rows are locked in one
+    global order (the ORDER BY … FOR NO KEY UPDATE subquery) so workers tagging
+    overlapping sets never deadlock."""
+    table = Tag._meta.db_table
+    if connection.vendor != "postgresql":
+        Tag.objects.filter(pk__in=tag_ids).update(articles_count=F("articles_count") + 1)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET articles_count = articles_count + 1 WHERE id IN "
+            f"(SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE)",
+            [sorted(tag_ids)],
+        )
 
 
 def _leave_published(article: Article) -> None:
@@ -449,52 +544,72 @@ def _is_retryable(exc: OperationalError) -> bool:
     return getattr(cause, "sqlstate", None) in _RETRYABLE_SQLSTATES or getattr(cause, "pgcode", None) in _RETRYABLE_SQLSTATES
 
 
-def _store_retrying(source, p: Prepared, result: IngestResult, new_words: list[str] | None = None) -> Article | None:
+def _store_retrying(source, p: Prepared, result: IngestResult, batch: _Batch) -> Article | None:
     """_store, retried when PostgreSQL picks this transaction as a deadlock victim
     (its work was rolled back, so running it again is safe)."""
-    tags = _resolve_tags(p.tag_names, new_words)
     for attempt in range(1, _STORE_ATTEMPTS + 1):
         partial = IngestResult()
         try:
-            article = _store(source, p, partial, tags)
+            article = _store(source, p, partial, batch)
         except OperationalError as exc:
             if attempt == _STORE_ATTEMPTS or not _is_retryable(exc) or connection.in_atomic_block:
                 raise
             log.info("ingest retry %s for guid=%s after %s", attempt, p.guid, exc.__cause__.__class__.__name__)
             time.sleep(0.05 * attempt)
+            batch.reload(p)
             continue
         for name in ("new", "updated", "unchanged", "duplicate", "spam"):
             setattr(result, name, getattr(result, name) + getattr(partial, name))
+        if article is not None:
+            batch.remember(article)
         return article
     return None
+
+
+def _changed_entries(source, entries: list[EntryData], ctx: _Context, result: IngestResult) -> list[EntryData]:
+    """Re-fetched feeds repeat most entries unchanged: one query finds them, and they skip the pipeline."""
+    seen = dict(
+        Article.objects.filter(source=source, guid_hash__in=[h for h in map(_entry_guid_hash, entries) if h])
+        .exclude(raw_hash="")
+        .values_list("guid_hash", "raw_hash")
+    )
+    changed = []
+    for entry in entries:
+        guid_hash = _entry_guid_hash(entry)
+        if guid_hash and seen.get(guid_hash) == raw_fingerprint(entry, ctx):
+            result.unchanged += 1
+        else:
+            changed.append(entry)
+    return changed
+
+
+def _failed(source, entry: EntryData, exc: Exception, result: IngestResult) -> None:
+    log.exception("ingest failed for source=%s guid=%s", source.pk, getattr(entry, "guid", "?"))
+    result.errors.append(f"{getattr(entry, 'link', '') or getattr(entry, 'guid', '')}: {exc}"[:500])
 
 
 def ingest(source, entries) -> IngestResult:
     """Store entries for a source. Never raises for one bad entry: it is logged and counted."""
     result = IngestResult()
     ctx = _Context(source)
-    entries = list(entries)
-    # Re-fetched feeds repeat most entries unchanged: one query finds them, and they skip the pipeline.
-    seen = dict(
-        Article.objects.filter(source=source, guid_hash__in=[h for h in map(_entry_guid_hash, entries) if h])
-        .exclude(raw_hash="")
-        .values_list("guid_hash", "raw_hash")
-    )
-    for entry in entries:
-        guid_hash = _entry_guid_hash(entry)
-        if guid_hash and seen.get(guid_hash) == raw_fingerprint(entry, ctx):
-            result.unchanged += 1
-            continue
+    prepared: list[tuple[EntryData, Prepared]] = []
+    for entry in _changed_entries(source, list(entries), ctx, result):
         try:
-            prepared = prepare_entry(entry, ctx)
-            article = _store_retrying(source, prepared, result, ctx.new_words)
-            if article is not None:
-                result.article_ids.append(article.pk)
+            prepared.append((entry, prepare_entry(entry, ctx)))
         except Exception as exc:  # one broken entry must not cost the others
-            log.exception("ingest failed for source=%s guid=%s", source.pk, getattr(entry, "guid", "?"))
-            result.errors.append(f"{getattr(entry, 'link', '') or getattr(entry, 'guid', '')}: {exc}"[:500])
+            _failed(source, entry, exc, result)
+    if prepared:
+        batch = _Batch(source, [p for _, p in prepared], ctx.new_words)
+        for entry, p in prepared:
+            try:
+                article = _store_retrying(source, p, result, batch)
+                if article is not None:
+                    result.article_ids.append(article.pk)
+            except Exception as exc:
+                _failed(source, entry, exc, result)
     if ctx.new_words:
         load_user_words(ctx.new_words)  # one tokenizer rebuild per run, not one per new tag
+    related.schedule_refresh(result.article_ids)
     metrics.ENTRIES.labels("new").inc(result.new)
     metrics.ENTRIES.labels("updated").inc(result.updated)
     metrics.ENTRIES.labels("duplicate").inc(result.duplicate)

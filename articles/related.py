@@ -7,6 +7,14 @@ A card stores the words it shares with the article, those that appear in the
 card's title first, so the page can highlight them (``highlight_words``).
 A newcomer is also offered to its neighbours' lists, replacing their weakest
 link when it scores higher — lists refresh as related articles arrive.
+
+Refreshing costs tens of milliseconds an article (a GIN search plus the
+neighbours' lists), more than the rest of the pipeline: ingest therefore only
+*schedules* it, once per call for all the articles it stored
+(``schedule_refresh``): a ``refresh_related_many`` task on the ``process``
+queue. Commands that run the pipeline in-process and must leave related posts
+behind when they return (``manage.py fetch``) wrap their work in
+``refreshed_in_process()`` instead.
 """
 from __future__ import annotations
 
@@ -15,7 +23,10 @@ from datetime import timedelta
 from itertools import combinations
 
 import logging
+import threading
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 
@@ -29,6 +40,8 @@ CANDIDATES = 150
 KEYWORD_CANDIDATES = 100
 KEYWORD_WINDOW = timedelta(days=180)
 SHARED_WORDS = 5
+# Articles per refresh_related_many task: a first fetch of a long feed still fits the task's time limit.
+TASK_BATCH = 100
 
 
 def _keywords(article: Article) -> list[str]:
@@ -156,3 +169,62 @@ def _refresh(article_id: int) -> None:
         for rid, score, words, _ in sorted(rows):
             with transaction.atomic():
                 _offer(rid, article, score, words)
+
+
+def refresh_many(article_ids: Iterable[int]) -> None:
+    """refresh_for each article once, in the order they were stored (as the
+    per-article refreshes after each commit used to run)."""
+    for article_id in sorted(set(article_ids)):
+        refresh_for(article_id)
+
+
+# Ids collected by refreshed_in_process() (None: not collecting). Process-wide on
+# purpose: `fetch` ingests in a thread pool, and every thread's articles count.
+_collected: set[int] | None = None
+_collected_lock = threading.Lock()
+
+
+@contextmanager
+def refreshed_in_process() -> Iterator[None]:
+    """Inside this block, articles scheduled for a refresh are collected rather
+    than queued, and refreshed here, in this process, when the block ends — for
+    callers that run the pipeline in-process (``manage.py fetch``) and must
+    leave related posts behind without relying on a worker."""
+    global _collected
+    with _collected_lock:
+        outer, _collected = _collected, (_collected if _collected is not None else set())
+    try:
+        yield
+    finally:
+        with _collected_lock:
+            ids, _collected = _collected, outer
+        if outer is None:
+            refresh_many(ids)
+
+
+def schedule_refresh(article_ids: Iterable[int]) -> None:
+    """Have the articles' lists (and their neighbours') refreshed after the current
+    transaction commits: one task on the process queue, or, inside
+    refreshed_in_process(), at the end of that block."""
+    ids = sorted(set(article_ids))
+    if not ids:
+        return
+    with _collected_lock:
+        if _collected is not None:
+            _collected.update(ids)
+            return
+    transaction.on_commit(lambda: _enqueue(ids))
+
+
+def _enqueue(ids: list[int]) -> None:
+    from articles.tasks import refresh_related_many
+
+    for start in range(0, len(ids), TASK_BATCH):
+        chunk = ids[start : start + TASK_BATCH]
+        try:
+            refresh_related_many.delay(chunk)
+        except Exception:
+            # The broker is away: the articles are stored, so do the work here rather than lose it.
+            log.warning("could not queue the related refresh of %s articles; refreshing in-process", len(chunk),
+                        exc_info=True)
+            refresh_many(chunk)

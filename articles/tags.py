@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from articles.models import Article, Tag, TagAlias, TagFollow, TaggedArticle
-from articles.text.tagging import DEFAULT_ALIASES, build_vocabulary, normalize_tag_name, tag_key
+from articles.text.tagging import DEFAULT_ALIASES, Vocabulary, build_vocabulary, normalize_tag_name, tag_key
 from articles.text.tokenizer import load_user_words
 
 
@@ -78,6 +78,46 @@ def tag_get_or_create(*, name: str, new_words: list[str] | None = None) -> Tag |
     return tag_resolve(name=display)
 
 
+def tags_resolve_many(names: Iterable[str]) -> dict[str, Tag]:
+    """tag_resolve for many names at once (an ingest call's entries share most
+    of theirs): two to four queries in all. Returns name → tag for the names an
+    existing tag answers to; the others are for tag_get_or_create."""
+    displays = {name: normalize_tag_name(name) for name in dict.fromkeys(names)}
+    found = _lookup_many({d for d in displays.values() if d})
+    # As tag_resolve: a name no tag answers to may still mean a shipped canonical one (nvidia → NVIDIA).
+    canonicals = {d: _canonical_name(d) for d in displays.values() if d and d not in found}
+    by_canonical = _lookup_many({c for d, c in canonicals.items() if c != d})
+    for display, canonical in canonicals.items():
+        if canonical in by_canonical:
+            found[display] = by_canonical[canonical]
+    return {name: found[display] for name, display in displays.items() if display in found}
+
+
+def _lookup_many(displays: set[str]) -> dict[str, Tag]:
+    """_lookup for many display names: aliases first, then case-insensitive names
+    (the most popular tag when several differ only in case, as Tag's ordering)."""
+    if not displays:
+        return {}
+    by_key: dict[str, list[str]] = {}
+    for display in displays:
+        by_key.setdefault(tag_key(display), []).append(display)
+    found: dict[str, Tag] = {}
+    for alias in TagAlias.objects.select_related("tag").filter(alias__in=list(by_key)):
+        for display in by_key[alias.alias]:
+            found[display] = alias.tag
+    rest = [d for d in displays if d not in found]
+    if rest:
+        by_upper = {d.upper(): d for d in rest}
+        query = Q()
+        for display in rest:
+            query |= Q(name__iexact=display)
+        for tag in Tag.objects.filter(query):  # Meta ordering: the one .first() would pick comes first
+            display = by_upper.get(tag.name.upper())
+            if display is not None:
+                found.setdefault(display, tag)
+    return found
+
+
 def tag_alias_add(*, tag: Tag, alias: str) -> TagAlias:
     display = normalize_tag_name(alias)
     obj, _ = TagAlias.objects.update_or_create(alias=tag_key(display), defaults={"tag": tag})
@@ -102,10 +142,10 @@ def tags_seed_default_aliases() -> None:
             tag_alias_add(tag=tag, alias=alias)
 
 
-def tag_vocabulary() -> dict[str, str]:
+def tag_vocabulary() -> Vocabulary:
     """tag_key(alias or name) → canonical tag name, for keyword tagging: the
     shipped synonym table, overridden by the database's tags and aliases."""
-    vocab: dict[str, str] = dict(_default_vocabulary())
+    vocab = Vocabulary(_default_vocabulary())
     for name in Tag.objects.values_list("name", flat=True):
         vocab[tag_key(name)] = name
     for alias, name in TagAlias.objects.values_list("alias", "tag__name"):

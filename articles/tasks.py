@@ -13,3 +13,10 @@ def flush_counters() -> int:
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def refresh_related(article_id: int) -> None:
     related.refresh_for(article_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=300, time_limit=360)
+def refresh_related_many(article_ids: list[int]) -> None:
+    """What one ingest call stored (see related.schedule_refresh): at most
+    related.TASK_BATCH articles, well inside the time limit."""
+    related.refresh_many(article_ids)

@@ -27,6 +27,7 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 __all__ = ["DEFAULT_THRESHOLD", "bands", "hamming", "is_near_duplicate", "shingle_tokens", "simhash"]
 
@@ -48,6 +49,18 @@ def _feature_hash(token: str) -> int:
     return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "big")
 
 
+_BYTE_SIGNS = tuple(tuple(1.0 if (byte >> bit) & 1 else -1.0 for bit in range(8)) for byte in range(256))
+
+
+@lru_cache(maxsize=65536)
+def _feature_signs(token: str) -> tuple[float, ...]:
+    """The token's hash bits as +1.0 / -1.0, low bit first (cached: words recur across articles)."""
+    signs: tuple[float, ...] = ()
+    for byte in _feature_hash(token).to_bytes(8, "little"):
+        signs += _BYTE_SIGNS[byte]
+    return signs
+
+
 def _to_signed(value: int) -> int:
     value &= _MASK
     return value - (1 << _BITS) if value >> (_BITS - 1) else value
@@ -60,22 +73,20 @@ def _is_feature(token: str) -> bool:
 def simhash(tokens: Iterable[str]) -> int:
     """Charikar SimHash of ``tokens`` weighted by frequency × IDF, as a signed
     int64. Feed it ``shingle_tokens(text)`` (see the module docstring)."""
-    from .tokenizer import idf
+    from .tokenizer import idf_lookup
 
     counts = Counter(t for t in tokens if _is_feature(t))
     if not counts:
         return 0
-    vector = [0.0] * _BITS
-    for token, count in counts.items():
-        weight = count * idf(token)
-        h = _feature_hash(token)
-        for bit in range(_BITS):
-            if (h >> bit) & 1:
-                vector[bit] += weight
-            else:
-                vector[bit] -= weight
+    idf = idf_lookup()
+    weighted = [(count * idf(token), _feature_signs(token)) for token, count in counts.items()]
     value = 0
-    for bit, total in enumerate(vector):
+    for bit in range(_BITS):
+        # weight × ±1.0 is exactly ±weight, summed in token order as a token-by-token
+        # loop would: the same floats, so stored hashes stay valid.
+        total = 0.0
+        for weight, signs in weighted:
+            total += weight * signs[bit]
         if total > 0:
             value |= 1 << bit
     return _to_signed(value)

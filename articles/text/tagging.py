@@ -21,12 +21,12 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from .normalize import strip_pinyin, to_simplified
 from .tokenizer import segment
 
-__all__ = ["DEFAULT_ALIASES", "build_vocabulary", "normalize_tag_name", "suggest_tags", "tag_key"]
+__all__ = ["DEFAULT_ALIASES", "Vocabulary", "build_vocabulary", "normalize_tag_name", "suggest_tags", "tag_key"]
 
 TagRule = tuple[str, bool, str]
 
@@ -107,6 +107,17 @@ def tag_key(name: str) -> str:
     return _KEY_DROP_RE.sub("", normalize_tag_name(name).casefold())
 
 
+class Vocabulary(dict):
+    """``tag_key → canonical name`` that also knows the prefixes of its keys, so
+    suggest_tags gives up on a run of tokens as soon as it can start no key.
+    Filled once, then only read (the prefixes are computed on first use)."""
+
+    @cached_property
+    def prefixes(self) -> frozenset[str]:
+        # "" too: a token whose key is empty continues a run without adding to it.
+        return frozenset({""} | {key[:end] for key in self for end in range(1, len(key) + 1)})
+
+
 def build_vocabulary(names: Iterable[str], aliases: Mapping[str, str] | None = None) -> dict[str, str]:
     """``tag_key(alias or name) → canonical name`` from tag names and an alias map."""
     vocab: dict[str, str] = {}
@@ -154,20 +165,42 @@ def _inner_matches(token: str, vocabulary: Mapping[str, str]) -> list[str]:
 def _matches(tokens: list[str], vocabulary: Mapping[str, str]) -> list[str]:
     """Canonical names for the longest vocabulary run starting at each token."""
     keys = [tag_key(t) for t in tokens]
+    longest = _longest_by_prefix if isinstance(vocabulary, Vocabulary) else _longest
     found: list[str] = []
     i = 0
     while i < len(keys):
-        for n in range(min(_MAX_NGRAM, len(keys) - i), 0, -1):
-            canonical = vocabulary.get("".join(keys[i : i + n]))
-            if canonical:
-                found.append(canonical)
-                i += n
-                break
+        n, canonical = longest(keys, i, vocabulary)
+        if canonical:
+            found.append(canonical)
+            i += n
         else:
             if len(keys[i]) >= 3 and _ALL_HAN_RE.match(keys[i]):
                 found.extend(_inner_matches(keys[i], vocabulary))
             i += 1
     return found
+
+
+def _longest(keys: list[str], i: int, vocabulary: Mapping[str, str]) -> tuple[int, str | None]:
+    """The longest run of up to _MAX_NGRAM keys from ``i`` that is a vocabulary key: (length, canonical)."""
+    for n in range(min(_MAX_NGRAM, len(keys) - i), 0, -1):
+        canonical = vocabulary.get("".join(keys[i : i + n]))
+        if canonical:
+            return n, canonical
+    return 0, None
+
+
+def _longest_by_prefix(keys: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, str | None]:
+    """_longest, growing the run only while it is a prefix of some key (most tokens start none)."""
+    best: tuple[int, str | None] = (0, None)
+    run = ""
+    for n in range(1, min(_MAX_NGRAM, len(keys) - i) + 1):
+        run += keys[i + n - 1]
+        if run not in vocabulary.prefixes:
+            break
+        canonical = vocabulary.get(run)
+        if canonical:
+            best = (n, canonical)
+    return best
 
 
 def suggest_tags(

@@ -18,8 +18,8 @@ import math
 import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import rjieba
@@ -27,7 +27,7 @@ import rjieba
 from .normalize import FULLWIDTH_TO_ASCII, strip_pinyin
 
 __all__ = [
-    "idf", "keywords", "load_user_words", "search_tokens", "segment", "set_user_word_loader", "user_dict_path",
+    "idf", "idf_lookup", "keywords", "load_user_words", "search_tokens", "segment", "set_user_word_loader", "user_dict_path",
 ]
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ _IDF_MIN, _IDF_MAX = 2.0, 14.0
 _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _ALL_HAN_RE = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]+$")
 _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]*>|&[a-zA-Z#0-9]+;")
+_LINE_CACHE = 2048  # lines (paragraphs): the reuse is within one article, a few MB at most
 
 
 def user_dict_path() -> Path:
@@ -74,6 +75,32 @@ class _Segmenter:
         self._idf_lock = threading.Lock()
         for word, freq in entries:
             self._add(word, freq)
+        # One article's lines are cut for the index, the SimHash, its tags and its
+        # keywords: each line once. Per instance, so new words invalidate it.
+        self.cut_line = lru_cache(maxsize=_LINE_CACHE)(self._cut_line)
+        self.search_line = lru_cache(maxsize=_LINE_CACHE)(self._search_line)
+
+    def _cut_line(self, line: str) -> tuple[str, ...]:
+        out = []
+        for raw in self.jieba.cut(line):
+            token = _strip_token(raw)
+            if token and _is_word(token):
+                out.append(token)
+        return tuple(out)
+
+    def _search_line(self, line: str) -> tuple[str, ...]:
+        has_word = self.jieba.has_word
+        out: list[str] = []
+        for token in self.cut_line(line):
+            token = token.lower()
+            if len(token) >= 3 and _ALL_HAN_RE.match(token):
+                for n in (2, 3):
+                    if len(token) > n:
+                        out.extend(sub for sub in (token[i : i + n] for i in range(len(token) - n + 1)) if has_word(sub))
+            elif "-" in token and token.isascii():
+                out.extend(part for part in token.split("-") if part)
+            out.append(token)
+        return tuple(out)
 
     def _add(self, word: str, freq: int | None) -> None:
         key = word.lower()
@@ -202,26 +229,35 @@ def idf(token: str) -> float:
     return _segmenter().idf(token)
 
 
+def idf_lookup() -> Callable[[str], float]:
+    """``idf`` of the current segmenter, for callers weighting many tokens at once."""
+    return _segmenter().idf
+
+
 def _strip_token(token: str) -> str:
     # jieba keeps "." and "-" inside Latin runs ("Wi-Fi", "4.5"); at the edges
     # they are sentence punctuation ("GPU." / "-R1").
     return token.strip().strip(".-_'\"")
 
 
+_ALNUM_RE = re.compile(r"[^\W_]")  # exactly the characters str.isalnum() accepts
+
+
 def _is_word(token: str) -> bool:
-    return any(ch.isalnum() for ch in token)
+    return _ALNUM_RE.search(token) is not None
+
+
+def _lines(text: str) -> list[str]:
+    # jieba never joins words across a line break: cutting line by line gives the
+    # same tokens as cutting the whole text, and lets every caller share the cuts.
+    return text.translate(FULLWIDTH_TO_ASCII).split("\n") if text else []
 
 
 def _cut(text: str, seg: _Segmenter) -> list[str]:
     """Surface tokens (original case), punctuation and whitespace dropped."""
-    if not text:
-        return []
-    text = text.translate(FULLWIDTH_TO_ASCII)
-    out = []
-    for raw in seg.jieba.cut(text):
-        token = _strip_token(raw)
-        if token and _is_word(token):
-            out.append(token)
+    out: list[str] = []
+    for line in _lines(text):
+        out.extend(seg.cut_line(line))
     return out
 
 
@@ -237,17 +273,9 @@ def search_tokens(text: str) -> list[str]:
     words of 4+), like jieba's cut_for_search — so 推理 finds 推理芯片; and the
     parts of hyphenated Latin tokens, so deepseek finds deepseek-r1."""
     seg = _segmenter()
-    has_word = seg.jieba.has_word
     out: list[str] = []
-    for token in _cut(text, seg):
-        token = token.lower()
-        if len(token) >= 3 and _ALL_HAN_RE.match(token):
-            for n in (2, 3):
-                if len(token) > n:
-                    out.extend(sub for sub in (token[i : i + n] for i in range(len(token) - n + 1)) if has_word(sub))
-        elif "-" in token and token.isascii():
-            out.extend(part for part in token.split("-") if part)
-        out.append(token)
+    for line in _lines(text):
+        out.extend(seg.search_line(line))
     return out
 
 
@@ -293,16 +321,23 @@ def keywords(text: str, top_k: int = 10) -> list[str]:
     if not text or top_k <= 0:
         return []
     seg = _segmenter()
-    counts: Counter[str] = Counter()
-    surfaces: dict[str, Counter[str]] = {}
-    first_seen: dict[str, int] = {}
+    counts: dict[str, int] = {}  # in order of first appearance
+    surfaces: dict[str, dict[str, int]] = {}
+    rejected: set[str] = set()
     # Pinyin artifacts would otherwise surface as "sh", "ng", "gu" (CHINESE.md).
-    for position, surface in enumerate(_cut(strip_pinyin(_strip_markup(text)), seg)):
+    for surface in _cut(strip_pinyin(_strip_markup(text)), seg):
         key = surface.lower()
-        if not _keyword_candidate(key):
+        if key in counts:
+            counts[key] += 1
+        elif key in rejected or not _keyword_candidate(key):
+            rejected.add(key)
             continue
-        counts[key] += 1
-        surfaces.setdefault(key, Counter())[surface] += 1
-        first_seen.setdefault(key, position)
-    scored = sorted(counts, key=lambda k: (-counts[k] * seg.idf(k), first_seen[k]))
-    return [surfaces[k].most_common(1)[0][0] for k in scored[:top_k]]
+        else:
+            counts[key] = 1
+            surfaces[key] = {}
+        forms = surfaces[key]
+        forms[surface] = forms.get(surface, 0) + 1
+    # A stable sort: equal scores keep the order of first appearance; max() keeps the
+    # first of equally common surface forms.
+    scored = sorted(counts, key=lambda k: -counts[k] * seg.idf(k))
+    return [max(surfaces[k], key=surfaces[k].get) for k in scored[:top_k]]

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from articles.models import RelatedArticle
+from articles.related import refreshed_in_process
 from tests.readers.conftest import make_source, store
 from tests.conftest import page_text
 
@@ -15,9 +16,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def stored(django_capture_on_commit_callbacks):
-    """store() with the pipeline's after-commit work (related posts) run, as in production."""
+    """store() with the work the pipeline defers run before it returns: its after-commit
+    callbacks and the related-posts refresh it schedules (a worker's job in production)."""
     def _store(*args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
+        with refreshed_in_process(), django_capture_on_commit_callbacks(execute=True):
             return store(*args, **kwargs)
     return _store
 

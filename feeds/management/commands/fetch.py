@@ -2,6 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from articles.related import refreshed_in_process
 from feeds.models import Source
 from feeds.services import sources_fetch_many
 
@@ -28,7 +29,10 @@ class Command(BaseCommand):
             from django.utils import timezone
 
             ids = list(Source.objects.due(timezone.now()).values_list("pk", flat=True))
-        outcomes = sources_fetch_many(ids, concurrency=concurrency)
+        # In-process from end to end: the related posts of what was stored are done
+        # when the command returns, whether or not a worker serves the process queue.
+        with refreshed_in_process():
+            outcomes = sources_fetch_many(ids, concurrency=concurrency)
         errors = 0
         for o in outcomes:
             if o.status == "error":

@@ -1,0 +1,157 @@
+"""One ingest call, batched: lookups shared by its entries, the search index written
+with the row, related posts computed off the ingest path (one task per call, or
+in-process for `manage.py fetch`) — with the same results as entry by entry."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError, connection
+from django.utils import timezone
+
+from articles import ingest as ingest_module
+from articles import search
+from articles.ingest import ingest
+from articles.models import Article, RelatedArticle, Tag
+from articles.related import refreshed_in_process
+from articles.tasks import refresh_related_many
+from feeds.models import Source
+from newsroom.entry import EntryData
+from tests.articles.e2e import fetch, item, make_source, serve_feed
+
+pytestmark = pytest.mark.django_db
+
+CHIP = "<p>英伟达的Blackwell推理芯片面向数据中心，推理性能大幅提升，首批产品已经交付云厂商。</p>"
+CHIP_2 = "<p>Blackwell推理芯片开始量产，英伟达表示数据中心的推理需求依然旺盛，产能持续爬坡。</p>"
+
+
+def _source(slug: str = "chips") -> Source:
+    return Source.objects.create(name="芯片快讯", slug=slug, url=f"https://example.com/{slug}.xml",
+                                 site_url="https://example.com/", default_tags="芯片")
+
+
+def _entry(n: int, title: str, body: str, **kwargs) -> EntryData:
+    return EntryData(guid=f"urn:batch:{n}", link=f"https://example.com/a/{n}.html", title=title, content=body,
+                     published=timezone.now() - timedelta(hours=n), **kwargs)
+
+
+def test_one_related_task_per_ingest_call_and_the_task_fills_the_lists(monkeypatch, django_capture_on_commit_callbacks):
+    queued = []
+    monkeypatch.setattr(refresh_related_many, "delay", lambda ids: queued.append(ids))
+    source = _source()
+    with django_capture_on_commit_callbacks(execute=True):
+        result = ingest(source, [_entry(1, "英伟达发布Blackwell推理芯片", CHIP), _entry(2, "Blackwell推理芯片开始量产", CHIP_2)])
+    assert result.new == 2 and not result.errors
+    assert queued == [sorted(result.article_ids)]
+    assert not RelatedArticle.objects.exists()  # not on the ingest path
+
+    refresh_related_many.apply(args=queued)  # what the process-queue worker runs
+    first, second = sorted(result.article_ids)
+    assert RelatedArticle.objects.filter(article_id=second, related_id=first).exists()
+    assert RelatedArticle.objects.filter(article_id=first, related_id=second).exists()
+
+
+def test_unchanged_refetch_queues_nothing(monkeypatch, django_capture_on_commit_callbacks):
+    queued = []
+    monkeypatch.setattr(refresh_related_many, "delay", lambda ids: queued.append(ids))
+    source = _source()
+    entries = [_entry(1, "英伟达发布Blackwell推理芯片", CHIP)]
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(source, entries)
+        result = ingest(source, entries)
+    assert result.unchanged == 1 and len(queued) == 1
+
+
+def test_broker_down_refreshes_in_process(monkeypatch, django_capture_on_commit_callbacks):
+    def down(ids):
+        raise ConnectionError("broker is away")
+
+    monkeypatch.setattr(refresh_related_many, "delay", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = ingest(_source(), [_entry(1, "英伟达发布Blackwell推理芯片", CHIP), _entry(2, "Blackwell推理芯片开始量产", CHIP_2)])
+    first, second = sorted(result.article_ids)
+    assert RelatedArticle.objects.filter(article_id=second, related_id=first).exists()
+
+
+def test_fetch_command_leaves_related_posts_without_a_worker(feed_server, monkeypatch):
+    monkeypatch.setattr(refresh_related_many, "delay", lambda ids: pytest.fail("fetch must not need the queue"))
+    source = make_source(serve_feed(feed_server, "/chips.xml", [
+        item("英伟达发布Blackwell推理芯片", CHIP, link="https://news.example.cn/1.html", categories=["芯片"]),
+        item("Blackwell推理芯片开始量产", CHIP_2, link="https://news.example.cn/2.html", categories=["芯片"], minutes=5),
+    ]))
+    assert fetch(source)["new"] == 2
+    first, second = Article.objects.filter(source=source).order_by("id")
+    assert RelatedArticle.objects.filter(article=second, related=first).exists()
+    assert RelatedArticle.objects.filter(article=first, related=second).exists()
+
+
+def test_refreshed_in_process_collects_across_calls_and_nests():
+    source = _source()
+    with refreshed_in_process():
+        with refreshed_in_process():
+            first = ingest(source, [_entry(1, "英伟达发布Blackwell推理芯片", CHIP)]).article_ids[0]
+        assert not RelatedArticle.objects.exists()  # the outermost block does the work
+        second = ingest(source, [_entry(2, "Blackwell推理芯片开始量产", CHIP_2)]).article_ids[0]
+    assert RelatedArticle.objects.filter(article_id=second, related_id=first).exists()
+    assert RelatedArticle.objects.filter(article_id=first, related_id=second).exists()
+
+
+def test_search_fields_are_written_with_the_row_as_index_article_would():
+    source = _source()
+    result = ingest(source, [_entry(1, "英伟达发布Blackwell推理芯片", CHIP), _entry(2, "只有摘要", "", summary="摘要里的昇腾芯片")])
+    for article_id in result.article_ids:
+        stored = Article.objects.filter(pk=article_id).values_list("search_text", "search_vector").get()
+        assert stored[0]
+        search.reindex(Article.objects.get(pk=article_id))
+        assert Article.objects.filter(pk=article_id).values_list("search_text", "search_vector").get() == stored
+    assert search.search_articles("昇腾").count() == 1
+    assert search.search_articles("英伟达").count() == 1
+
+
+def test_the_same_entry_twice_in_one_feed_is_one_article():
+    source = _source()
+    result = ingest(source, [
+        _entry(1, "英伟达发布Blackwell推理芯片", CHIP),
+        _entry(1, "英伟达发布Blackwell推理芯片（更新）", CHIP_2),
+        EntryData(guid="urn:batch:other-guid", link="https://example.com/a/1.html?utm_source=rss", title="同一链接",
+                  content=CHIP, published=timezone.now()),
+    ])
+    assert not result.errors
+    assert (result.new, result.updated) == (1, 2)
+    article = Article.objects.get()
+    assert article.title == "同一链接"
+    assert Tag.objects.get(name="芯片").articles_count == 1
+
+
+def test_near_duplicates_from_other_sources_join_the_story():
+    body = "".join(f"<p>{CHIP[3:-4]}第{i}段：昇腾与英伟达的推理芯片在数据中心展开竞争，价格与生态都是关键。</p>" for i in range(6))
+    original = ingest(_source("a"), [_entry(1, "推理芯片竞争加剧", body)]).article_ids[0]
+    repost = ingest(_source("b"), [_entry(2, "转载：推理芯片竞争加剧", "<p>某公众号 11 月 19 日消息，</p>" + body)])
+    assert repost.duplicate == 1
+    assert Article.objects.get(pk=repost.article_ids[0]).story_id == original
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deadlock_victim_is_retried_against_the_stored_row(monkeypatch):
+    source = _source()
+    ingest(source, [_entry(1, "英伟达发布Blackwell推理芯片", CHIP)])
+    real_after_store, failures = ingest_module._after_store, []
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    def after_store_once_deadlocked(article, tags, *, created):
+        if not failures:
+            failures.append(article.pk)
+            try:
+                raise Deadlock()
+            except Deadlock as cause:
+                raise OperationalError("deadlock detected") from cause
+        real_after_store(article, tags, created=created)
+
+    monkeypatch.setattr(ingest_module, "_after_store", after_store_once_deadlocked)
+    assert not connection.in_atomic_block
+    result = ingest(source, [_entry(1, "英伟达发布Blackwell推理芯片", CHIP_2)])
+    assert failures and not result.errors
+    assert (result.updated, result.unchanged) == (1, 0)  # the rolled-back attempt's edits did not hide the change
+    assert "产能持续爬坡" in Article.objects.get().body

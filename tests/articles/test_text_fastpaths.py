@@ -1,0 +1,87 @@
+"""The text pipeline's fast paths give exactly what the straightforward versions
+give: stored SimHashes, tags and index words must not move when the code gets faster."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from articles.text import simhash as simhash_module
+from articles.text import tokenizer
+from articles.text.tagging import DEFAULT_ALIASES, Vocabulary, build_vocabulary, suggest_tags
+from articles.text.tokenizer import idf, keywords, search_tokens
+
+TEXTS = [
+    "英伟达发布 GeForce RTX 5090 显卡，Blackwell 架构，推理性能大幅提升。\n人工 智能 与大模型推动数据中心建设。",
+    "IT之家 11 月 19 日消息，华为昇腾芯片生态大会召开。\n\n关注我们\n昇腾伙伴发布 DeepSeek-R1 推理方案，Wi-Fi 7 路由器同步亮相。",
+    "系統(tǒng)消息：ＯｐｅｎＡＩ 发布新模型，open source 社区反响热烈，开源社区活跃。\r\n第二行 GPU. -R1",
+    "",
+]
+
+
+def _reference_simhash(tokens) -> int:
+    """The bit-by-bit loop SimHashes were first stored with."""
+    counts = Counter(t for t in tokens if simhash_module._is_feature(t))
+    if not counts:
+        return 0
+    vector = [0.0] * 64
+    for token, count in counts.items():
+        weight = count * idf(token)
+        h = simhash_module._feature_hash(token)
+        for bit in range(64):
+            if (h >> bit) & 1:
+                vector[bit] += weight
+            else:
+                vector[bit] -= weight
+    value = 0
+    for bit, total in enumerate(vector):
+        if total > 0:
+            value |= 1 << bit
+    return simhash_module._to_signed(value)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_simhash_matches_the_bit_by_bit_loop(text):
+    tokens = simhash_module.shingle_tokens(text * 3)
+    assert simhash_module.simhash(tokens) == _reference_simhash(tokens)
+
+
+def test_simhash_with_exactly_cancelling_weights_matches_too():
+    # Unknown words all weigh the same: sums that cancel exactly are where summation order would show.
+    tokens = ["甲乙丙丁", "戊己庚辛", "壬癸子丑", "寅卯辰巳"] * 2 + ["午未申酉"]
+    assert simhash_module.simhash(tokens) == _reference_simhash(tokens)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_line_by_line_cuts_equal_whole_text_cuts(text):
+    seg = tokenizer._segmenter()
+    whole = [t for t in (tokenizer._strip_token(raw) for raw in seg.jieba.cut(text.translate(tokenizer.FULLWIDTH_TO_ASCII)))
+             if t and any(ch.isalnum() for ch in t)]
+    assert tokenizer._cut(text, seg) == whole
+    lines = text.split("\n")
+    assert search_tokens(text) == [t for line in lines for t in search_tokens(line)]
+
+
+def test_keywords_rank_by_tf_idf_then_first_appearance_with_the_commonest_surface_form():
+    text = "NVIDIA 发布推理芯片。nvidia 的推理芯片。NVIDIA 推理芯片量产。昇腾 昇腾"
+    got = keywords(text, top_k=5)
+    seg_counts = Counter(w.lower() for w in tokenizer._cut(text, tokenizer._segmenter()) if tokenizer._keyword_candidate(w.lower()))
+    first = {}
+    for position, w in enumerate(tokenizer._cut(text, tokenizer._segmenter())):
+        first.setdefault(w.lower(), position)
+    expected = sorted(seg_counts, key=lambda k: (-seg_counts[k] * idf(k), first[k]))[:5]
+    assert [w.lower() for w in got] == expected
+    assert "NVIDIA" in got and "nvidia" not in got
+
+
+def test_prefix_matching_finds_what_the_plain_lookup_finds():
+    plain = build_vocabulary(["GeForce RTX", "人工智能", "开源", "Wi-Fi 7", "DeepSeek", "GPU"], DEFAULT_ALIASES)
+    fast = Vocabulary(plain)
+    found = set()
+    for text in TEXTS:
+        for title in ("", "英伟达 GeForce RTX 新品", "开源社区的人工智能"):
+            tags = suggest_tags(title=title, text=text, vocabulary=fast)
+            assert tags == suggest_tags(title=title, text=text, vocabulary=plain)
+            found.update(tags)
+    assert {"NVIDIA", "GeForce RTX", "开源", "AI", "昇腾"} <= found
+    assert fast.prefixes is fast.prefixes  # built once per vocabulary
