@@ -54,7 +54,7 @@ def related_for(article: Article, limit: int = 6) -> list[RelatedArticle]:
     links = list(
         RelatedArticle.objects.filter(article=article, related__status=Article.Status.PUBLISHED)
         .select_related("related")
-        .defer("related__body", "related__search_text", "related__search_vector")
+        .defer("related__body", "related__search_text")
         .order_by("-score", "-related_id")[:limit]
     )
     with_pending_reads([link.related for link in links])

@@ -19,7 +19,7 @@ from articles.cache import bump_generation
 from articles.comments import comment_create
 from articles.interactions import bookmark_add, bookmark_remove, source_follow, source_unfollow
 from articles.models import Article, Tag
-from articles.search import SearchParams, filtered_search, parse_query
+from articles.search import RANK_WINDOW, SearchParams, filtered_search, parse_query
 from articles.tags import tag_follow, tag_unfollow
 from feeds.models import Source
 from newsroom.ratelimit import ratelimit
@@ -141,7 +141,7 @@ def visitor_for(request: HttpRequest) -> tuple[str, str | None]:
 def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     visitor, new_cookie = visitor_for(request)
     article = get_object_or_404(
-        Article.objects.select_related("source").prefetch_related("tags").defer("search_text", "search_vector", "keywords"),
+        Article.objects.select_related("source").prefetch_related("tags").defer("search_text", "keywords"),
         pk=pk,
     )
     if article.status != Article.Status.PUBLISHED and not request.user.is_staff:
@@ -273,7 +273,7 @@ def search(request: HttpRequest) -> HttpResponse:
     parsed = parse_query(params.q)
     results = filtered_search(params) if parsed else []
     ctx = _list_context(request, _page(request, results))
-    ctx.update(q=params.q, params=params, terms=parsed.highlight,
+    ctx.update(q=params.q, params=params, terms=parsed.highlight, capped=len(results) >= RANK_WINDOW,
                tag_options=selectors.popular_tags(30),
                source_options=selectors.source_options(),
                filter_tag=Tag.objects.filter(slug=params.tag).first() if params.tag else None,
