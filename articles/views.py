@@ -140,20 +140,20 @@ def visitor_for(request: HttpRequest) -> tuple[str, str | None]:
 @pagecache.cached_page
 def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     visitor, new_cookie = visitor_for(request)
-    article = get_object_or_404(
-        Article.objects.select_related("source").prefetch_related("tags").defer("search_text", "keywords"),
-        pk=pk,
-    )
+    page = selectors.article_page(pk)
+    if page is None:
+        raise Http404("文章不存在或已下线")
+    article = page.article
     if article.status != Article.Status.PUBLISHED and not request.user.is_staff:
         raise Http404("文章不存在或已下线")
     if counters.record_read(article.pk, visitor) and not counters.redis_client():
         article.read_count += 1  # written straight to the database after this row was loaded
-    selectors.with_pending_reads([article])
+    selectors.with_pending_reads([article, *(link.related for link in page.related)])  # one HMGET
     response = render(request, "articles/detail.html", {
         "article": article,
-        "tags": list(article.tags.all()),
-        "related": selectors.related_for(article),
-        "also_reported": selectors.also_reported(article),
+        "tags": page.tags,
+        "related": page.related,
+        "also_reported": page.also_reported,
         "followed": selectors.followed_tag_ids(request.user),
         "source_followed": bool(selectors.followed_source_ids(request.user, [article.source_id])),
         "is_bookmarked": bool(selectors.bookmarked_ids(request.user, [article.pk])),
