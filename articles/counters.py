@@ -49,20 +49,33 @@ def hot_key(ts: float) -> str:
     return f"nr:hot:{int(ts // HOT_BUCKET_SECONDS)}"
 
 
+# One read, counted in Redis: the visitor's SET NX for the window, then the pending
+# count and the hot bucket. Shared by record_read and the page cache's lookup script.
+COUNT_READ_LUA = f"""
+local function count_read(article_id, visitor, hot_key, window, hot_ttl)
+  if redis.call('SET', 'nr:seen:' .. article_id .. ':' .. visitor, 1, 'NX', 'EX', window) then
+    redis.call('HINCRBY', '{PENDING_KEY}', article_id, 1)
+    redis.call('ZINCRBY', hot_key, 1, article_id)
+    redis.call('EXPIRE', hot_key, hot_ttl)
+    return 1
+  end
+  return 0
+end
+"""
+_record_script = None
+
+
 def record_read(article_id: int, visitor: str) -> bool:
-    """Count one read unless this visitor read this article within the window."""
+    """Count one read unless this visitor read this article within the window (one round trip)."""
+    global _record_script
     client = redis_client()
     if client is not None:
         try:
-            if not client.set(f"nr:seen:{article_id}:{visitor}", 1, nx=True, ex=READ_WINDOW_SECONDS):
-                return False
-            now = time.time()
-            pipe = client.pipeline()
-            pipe.hincrby(PENDING_KEY, str(article_id), 1)
-            pipe.zincrby(hot_key(now), 1, str(article_id))
-            pipe.expire(hot_key(now), HOT_BUCKET_TTL)
-            pipe.execute()
-            return True
+            if _record_script is None or _record_script.registered_client is not client:
+                _record_script = client.register_script(
+                    COUNT_READ_LUA + "return count_read(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])")
+            return bool(_record_script(args=[article_id, visitor, hot_key(time.time()), READ_WINDOW_SECONDS,
+                                             HOT_BUCKET_TTL]))
         except Exception:  # Redis down: fall through to the database, a read is never an error page
             log.warning("redis unavailable for read counter; writing to the database")
     if not cache.add(f"seen:{article_id}:{visitor}", 1, timeout=READ_WINDOW_SECONDS):

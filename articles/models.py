@@ -57,7 +57,7 @@ class ArticleQuerySet(models.QuerySet):
         return self.filter(status=Article.Status.PUBLISHED)
 
     def for_list(self) -> "ArticleQuerySet":
-        return self.select_related("source").prefetch_related("tags").defer("body", "search_text", "search_vector", "keywords")
+        return self.select_related("source").prefetch_related("tags").defer("body", "search_text", "keywords")
 
     def latest_first(self) -> "ArticleQuerySet":
         return self.order_by("-published_at", "-id")
@@ -110,8 +110,6 @@ class Article(models.Model):
     # Fingerprint of the raw entry as fetched: an unchanged entry skips the pipeline.
     raw_hash = models.CharField(max_length=40, blank=True)
     search_text = models.TextField(blank=True)  # segmented, space-joined (title repeated for weight on SQLite)
-    # PostgreSQL only: GIN-indexed tsvector (see migration 0002); unused on SQLite.
-    search_vector = SearchVectorField(null=True, blank=True)
 
     tags = TaggableManager(through=TaggedArticle, blank=True)
 
@@ -132,6 +130,8 @@ class Article(models.Model):
             models.Index(fields=["-pinned", "-published_at", "-id"], condition=LISTED, name="article_listed_pub"),
             models.Index(fields=["source", "-pinned", "-published_at", "-id"], condition=LISTED,
                          name="article_source_listed"),
+            # The few articles readers may not see: search drops them from its window cheaply.
+            models.Index(fields=["id"], name="article_unpublished", condition=~models.Q(status="published")),
         ]
 
     def __str__(self) -> str:
@@ -139,6 +139,25 @@ class Article(models.Model):
 
     def get_absolute_url(self) -> str:
         return f"/articles/{self.pk}/"
+
+
+class SearchDoc(models.Model):
+    """PostgreSQL full-text index of an article, in a narrow table of its own.
+
+    A search visits every matching row to order matches by date: here that is a
+    row of a few dozen bytes (the vector itself lives in TOAST), not a wide
+    article row with its body, so the rows of a common word stay in memory.
+    GIN-indexed (migration 0007). Written by articles.search.index_article;
+    unused on SQLite."""
+
+    article = models.OneToOneField(Article, primary_key=True, on_delete=models.CASCADE, related_name="search_doc")
+    published_at = models.DateTimeField()
+    title = models.CharField(max_length=500, blank=True)  # what results are ranked by, without a join
+    vector = SearchVectorField()
+
+    class Meta:
+        verbose_name = "搜索索引"
+        verbose_name_plural = "搜索索引"
 
 
 class RelatedArticle(models.Model):

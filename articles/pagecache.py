@@ -45,7 +45,7 @@ _KEPT_HEADERS = ("Content-Type", "Content-Language", "Vary")
 # KEYS: generation, flush epoch, pending reads, flushing reads.
 # ARGV: path hash, visitor ("" = count nothing), hot bucket key, read window s, hot bucket ttl s.
 # Returns {generation, epoch} on a miss, {generation, epoch, entry, pending, flushing} on a hit.
-_LOOKUP = """
+_LOOKUP = counters.COUNT_READ_LUA + """
 local gen = redis.call('GET', KEYS[1]) or '1'
 local epoch = redis.call('GET', KEYS[2]) or '0'
 local entry = redis.call('GET', 'nr:page:' .. gen .. ':' .. epoch .. ':' .. ARGV[1])
@@ -53,11 +53,7 @@ if not entry then return {gen, epoch} end
 local head = string.sub(entry, 1, (string.find(entry, '\\n', 1, true) or 1) - 1)
 local read_id = string.match(head, '^(%d*)|')
 if read_id and read_id ~= '' and ARGV[2] ~= '' then
-  if redis.call('SET', 'nr:seen:' .. read_id .. ':' .. ARGV[2], 1, 'NX', 'EX', ARGV[4]) then
-    redis.call('HINCRBY', KEYS[3], read_id, 1)
-    redis.call('ZINCRBY', ARGV[3], 1, read_id)
-    redis.call('EXPIRE', ARGV[3], ARGV[5])
-  end
+  count_read(read_id, ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 end
 local ids = {}
 local list = string.match(head, '^%d*|([%d,]*)|') or ''

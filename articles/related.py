@@ -60,9 +60,10 @@ def _keyword_candidates(article: Article, mine: list[str]) -> list[int]:
     since = article.published_at - KEYWORD_WINDOW
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id FROM articles_article WHERE search_vector @@ to_tsquery('simple', %s) "
-            "AND status = %s AND story_id IS NULL AND id <> %s AND published_at >= %s "
-            "ORDER BY published_at DESC LIMIT %s",
+            "SELECT a.id FROM articles_searchdoc d JOIN articles_article a ON a.id = d.article_id "
+            "WHERE d.vector @@ to_tsquery('simple', %s) "
+            "AND a.status = %s AND a.story_id IS NULL AND a.id <> %s AND d.published_at >= %s "
+            "ORDER BY d.published_at DESC LIMIT %s",
             [query, Article.Status.PUBLISHED, article.pk, since, KEYWORD_CANDIDATES],
         )
         return [row[0] for row in cursor.fetchall()]

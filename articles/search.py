@@ -2,7 +2,8 @@
 
 PostgreSQL
 ----------
-One `simple` tsvector per article (GIN-indexed, migration 0002), built here
+One `simple` tsvector per article, in the narrow SearchDoc table (GIN-indexed,
+migration 0007), built here
 as a tsvector literal with explicit positions and weights (title A, body B).
 It holds two things:
 
@@ -14,11 +15,13 @@ It holds two things:
   so a Chinese word matches exactly where ``LIKE '%英伟达%'`` would —
   whatever the segmenter did with the text around it (研究生|命 still has 生命).
 * **words** — what the project tokenizer (``search_tokens``) cut, title and
-  body. They make whole-word hits rank above substring hits.
+  body. A query word also matches as that whole lexeme, so vectors written
+  without grams (bulk loads) still match on what the tokenizer cut.
 
 Queries are segmented with the same tokenizer: each word (or each quoted
 phrase, kept whole) must match (AND); a single Han character or a Latin word
-matches as a prefix (rtx → rtx5090). Ranked by ``ts_rank`` (title above body);
+matches as a prefix (rtx → rtx5090). The newest ``RANK_WINDOW`` matches are
+ranked by how many query terms their headline carries, newest first among equals;
 matches are highlighted in Python (``highlight_words`` / ``search_snippet``).
 
 Known differences from LIKE (documented, tested): a Latin query matches from
@@ -40,12 +43,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django import forms
-from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, SearchDoc
 from articles.text.normalize import FULLWIDTH_TO_ASCII
 from articles.text.sanitize import html_to_text
 from articles.text.tokenizer import search_tokens, segment
@@ -58,7 +61,8 @@ _MAX_POSITIONS_PER_LEXEME = 256  # PostgreSQL's own limit
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _MAX_LEXEME_BYTES = 200
-RANK_WINDOW = 2000
+# A search lists the newest RANK_WINDOW matches, ranked; older ones are reached with the date filters.
+RANK_WINDOW = 1000
 _RUN_RE = re.compile(rf"([{_HAN}]+)|([^\W_{_HAN}]+)")
 _HAN_CHAR_RE = re.compile(rf"[{_HAN}]")
 _ALNUM_PART_RE = re.compile(r"[^\W\d_]+|\d+")
@@ -145,7 +149,7 @@ def build_vector(*, title: str, body_text: str, title_tokens: list[str], body_to
 
 
 def index_article(article: Article, *, title_tokens: list[str], body_tokens: list[str]) -> None:
-    """Store the search text (and on PostgreSQL the tsvector) of a stored article."""
+    """Store the search text (and on PostgreSQL the tsvector, in SearchDoc) of a stored article."""
     title_text = " ".join(title_tokens)
     body_text = " ".join(body_tokens)
     Article.objects.filter(pk=article.pk).update(search_text=f"{title_text} {body_text}")
@@ -155,7 +159,12 @@ def index_article(article: Article, *, title_tokens: list[str], body_tokens: lis
             title_tokens=title_tokens, body_tokens=body_tokens,
         )
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE articles_article SET search_vector = %s::tsvector WHERE id = %s", [vector, article.pk])
+            cursor.execute(
+                "INSERT INTO articles_searchdoc (article_id, published_at, title, vector) VALUES (%s, %s, %s, %s::tsvector) "
+                "ON CONFLICT (article_id) DO UPDATE SET published_at = EXCLUDED.published_at, title = EXCLUDED.title, "
+                "vector = EXCLUDED.vector",
+                [article.pk, article.published_at, article.title[:500], vector],
+            )
 
 
 def reindex(article: Article) -> None:
@@ -256,11 +265,6 @@ def to_tsquery(parsed: ParsedQuery) -> str:
     return " & ".join(filter(None, (_term_tsquery(t) for t in parsed.terms)))
 
 
-def _rank_tsquery(parsed: ParsedQuery, match: str) -> str:
-    words = " | ".join(_quote(w) for w in parsed.words)
-    return f"({match}) | ({words})" if words else match
-
-
 class SearchHits:
     """The ranked result of one search: article ids, best first, found in one query.
 
@@ -291,47 +295,68 @@ class SearchHits:
         ids = self.ids[index]
         rows = (
             Article.objects.filter(pk__in=ids).select_related(*self._related).prefetch_related(*self._prefetch)
-            .defer("search_text", "search_vector")
+            .defer("search_text")
         )
         by_id = {a.pk: a for a in rows}
         return [by_id[i] for i in ids if i in by_id]
 
 
-def match_window(parsed: ParsedQuery, qs: QuerySet) -> QuerySet | None:
-    """PostgreSQL: (id, rank) of the newest RANK_WINDOW matches, newest first; None if nothing can match."""
+def match_window(parsed: ParsedQuery, narrow: QuerySet | None = None) -> QuerySet | None:
+    """PostgreSQL: (id, title) of the newest RANK_WINDOW published matches, newest
+    first; None if nothing can match. ``narrow``: an Article queryset the
+    matches must be in (tag/source/date filters)."""
     match = to_tsquery(parsed)
     if not match:
         return None
-    query = SearchQuery(match, search_type="raw", config="simple")
-    rank_query = SearchQuery(_rank_tsquery(parsed, match), search_type="raw", config="simple")
-    return (
-        qs.filter(search_vector=query)
-        .annotate(rank=SearchRank(F("search_vector"), rank_query))
-        .order_by("-published_at", "-id")
-        .values_list("id", "rank")[:RANK_WINDOW]
-    )
+    docs = SearchDoc.objects.filter(vector=SearchQuery(match, search_type="raw", config="simple"))
+    if narrow is not None:
+        docs = docs.filter(article__in=narrow.values("id"))
+    else:
+        # Hidden, pending or deleted articles are few: a partial index of just those (article_unpublished).
+        docs = docs.exclude(article__in=Article.objects.exclude(status=Article.Status.PUBLISHED).values("id"))
+    return docs.order_by("-published_at", "-article_id").values_list("article_id", "title")[:RANK_WINDOW]
 
 
-def search_articles(q: str | ParsedQuery, base: QuerySet | None = None, *, newest_first: bool = False) -> SearchHits:
-    """Published articles matching every term, best first (PostgreSQL: ts_rank), or newest first.
+def _title_scorer(parsed: ParsedQuery):
+    """Relevance within the window: query terms the headline carries (the body
+    matched already); the whole query as written scores a little more. Titles
+    are stored normalized (half-width ASCII), so lower() is enough."""
+    terms = [t.translate(FULLWIDTH_TO_ASCII).lower() for t in parsed.terms]
+    joined = "".join(terms) if len(terms) > 1 else ""
 
-    PostgreSQL: one query over the GIN index takes the newest ``RANK_WINDOW``
-    matches with their rank (ts_rank reads each matching vector: for a common
-    word that would be tens of thousands, and a news reader wants recent ones
-    anyway); the window is ordered by rank here. The count, the page and the
-    feed all come from that one list, so a search costs one scan, not three."""
+    def score(title: str) -> float:
+        title = title.lower()
+        value = float(sum(1 for t in terms if t in title))
+        if joined and joined in title.replace(" ", ""):
+            value += 0.5
+        return value
+
+    return score
+
+
+def search_articles(q: str | ParsedQuery, narrow: QuerySet | None = None, *, newest_first: bool = False) -> SearchHits:
+    """Published articles matching every term: best first, or newest first.
+
+    PostgreSQL: one query over the GIN index of the narrow SearchDoc table takes
+    the newest ``RANK_WINDOW`` published matches with their titles (a news
+    reader wants recent ones, and ordering a common word's tens of thousands of
+    matches by relevance would read every one of their vectors); the window is
+    ordered by how much of the query each headline carries, newest first among
+    equals. The count, the page and the
+    feed all come from that one list. ``narrow``: tag/source/date filters."""
     parsed = q if isinstance(q, ParsedQuery) else parse_query(q)
-    qs = base if base is not None else Article.objects.published()
     if not parsed:
         return SearchHits([])
     if _is_postgres():
-        window = match_window(parsed, qs)
+        window = match_window(parsed, narrow)
         if window is None:
             return SearchHits([])
         rows = list(window)
         if not newest_first:
-            rows.sort(key=lambda row: -row[1])  # stable: equal ranks stay newest first
+            score = _title_scorer(parsed)
+            rows.sort(key=lambda row: -score(row[1]))  # stable: equal scores stay newest first
         return SearchHits([row[0] for row in rows])
+    qs = narrow if narrow is not None else Article.objects.published()
     for term in parsed.terms:
         qs = qs.filter(Q(title__icontains=term) | Q(body__icontains=term))
     return SearchHits(list(qs.order_by("-published_at", "-id").values_list("id", flat=True)[:RANK_WINDOW]))
@@ -392,6 +417,7 @@ def _day_start(day: date) -> datetime:
 def filtered_search(params: SearchParams, base: QuerySet | None = None) -> SearchHits:
     """Search with the tag / source / date filters applied (all optional)."""
     qs = base if base is not None else Article.objects.published()
+    narrowed = base is not None or params.has_filters
     if params.tag:
         qs = qs.filter(tags__slug=params.tag)
     if params.source:
@@ -400,4 +426,4 @@ def filtered_search(params: SearchParams, base: QuerySet | None = None) -> Searc
         qs = qs.filter(published_at__gte=_day_start(params.since))
     if params.until:
         qs = qs.filter(published_at__lt=_day_start(params.until + timedelta(days=1)))
-    return search_articles(params.q, qs, newest_first=params.sort == "new")
+    return search_articles(params.q, qs if narrowed else None, newest_first=params.sort == "new")

@@ -1,6 +1,10 @@
 """Reads: what pages and feeds show, with their joins built in."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
 from articles import counters
@@ -50,18 +54,98 @@ def hot_articles(hours: int, limit: int = 10, *, cards: bool = False) -> list[Ar
     return with_pending_reads(hot)
 
 
-def related_for(article: Article, limit: int = 6) -> list[RelatedArticle]:
-    links = list(
+@dataclass
+class ArticlePage:
+    """What the article page shows about one article (the per-reader parts aside)."""
+
+    article: Article
+    tags: list[Tag]
+    related: list[RelatedArticle]
+    also_reported: list[Article]
+
+
+RELATED_LIMIT = 6
+ALSO_LIMIT = 10
+_A = ("id", "source_id", "title", "summary", "body", "author", "original_title", "origin_account", "url",
+      "published_at", "updated_at", "status", "moderation_note", "read_count", "bookmark_count", "comment_count",
+      "story_id")
+_S = ("id", "name", "slug", "followers_count", "article_count")
+_T = ("id", "name", "slug", "followers_count", "articles_count", "views_count")
+# PostgreSQL: the article, its source, tags, 相关推荐 and 同一事件的其他报道 in one round trip.
+_PAGE_SQL = f"""
+SELECT {", ".join("a." + f for f in _A)}, {", ".join("s." + f for f in _S)},
+  (SELECT json_agg(json_build_array({", ".join("t." + f for f in _T)}) ORDER BY ta.id)
+     FROM articles_taggedarticle ta JOIN articles_tag t ON t.id = ta.tag_id WHERE ta.content_object_id = a.id),
+  (SELECT json_agg(json_build_array(x.id, x.title, x.published_at, x.read_count, x.score, x.shared_words))
+     FROM (SELECT r.id, r.title, r.published_at, r.read_count, l.score, l.shared_words
+             FROM articles_relatedarticle l JOIN articles_article r ON r.id = l.related_id
+            WHERE l.article_id = a.id AND r.status = 'published'
+            ORDER BY l.score DESC, l.related_id DESC LIMIT {RELATED_LIMIT}) x),
+  (SELECT json_agg(json_build_array(y.id, y.title, y.url, y.name, y.slug))
+     FROM (SELECT o.id, o.title, o.url, os.name, os.slug
+             FROM articles_article o JOIN feeds_source os ON os.id = o.source_id
+            WHERE o.status = 'published' AND o.id <> a.id
+              AND (o.id = COALESCE(a.story_id, a.id) OR o.story_id = COALESCE(a.story_id, a.id))
+            ORDER BY o.published_at DESC, o.id DESC LIMIT {ALSO_LIMIT}) y)
+FROM articles_article a JOIN feeds_source s ON s.id = a.source_id
+WHERE a.id = %s
+"""
+
+
+def _loaded(obj):
+    obj._state.adding = False
+    obj._state.db = "default"
+    return obj
+
+
+def article_page(pk: int) -> ArticlePage | None:
+    """The article page's data: one query on PostgreSQL (the ORM would take four,
+    and on a page nobody has asked for yet the ORM's own work is most of the
+    time); the same through the ORM on SQLite. None if there is no such article."""
+    from feeds.models import Source
+
+    if connection.vendor != "postgresql":
+        article = (Article.objects.select_related("source").prefetch_related("tags")
+                   .defer("search_text", "keywords").filter(pk=pk).first())
+        if article is None:
+            return None
+        return ArticlePage(article, list(article.tags.all()), related_for(article), also_reported(article))
+    with connection.cursor() as cursor:
+        cursor.execute(_PAGE_SQL, [pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n_a, n_s = len(_A), len(_S)
+    article = _loaded(Article(**dict(zip(_A, row[:n_a]))))
+    article.source = _loaded(Source(**dict(zip(_S, row[n_a : n_a + n_s]))))
+    tags_json, related_json, also_json = row[n_a + n_s :]
+    tags = [_loaded(Tag(**dict(zip(_T, t)))) for t in tags_json or []]
+    related = [
+        _loaded(RelatedArticle(
+            article_id=pk, related_id=rid, score=score, shared_words=words,
+            related=_loaded(Article(id=rid, title=title, published_at=datetime.fromisoformat(published),
+                                    read_count=reads, status=Article.Status.PUBLISHED)),
+        ))
+        for rid, title, published, reads, score, words in related_json or []
+    ]
+    also = [
+        _loaded(Article(id=oid, title=title, url=url, status=Article.Status.PUBLISHED,
+                        source=Source(name=name, slug=slug)))
+        for oid, title, url, name, slug in also_json or []
+    ]
+    return ArticlePage(article, tags, related, also)
+
+
+def related_for(article: Article, limit: int = RELATED_LIMIT) -> list[RelatedArticle]:
+    return list(
         RelatedArticle.objects.filter(article=article, related__status=Article.Status.PUBLISHED)
         .select_related("related")
-        .defer("related__body", "related__search_text", "related__search_vector")
+        .defer("related__body", "related__search_text")
         .order_by("-score", "-related_id")[:limit]
     )
-    with_pending_reads([link.related for link in links])
-    return links
 
 
-def also_reported(article: Article, limit: int = 10) -> list[Article]:
+def also_reported(article: Article, limit: int = ALSO_LIMIT) -> list[Article]:
     """Other articles of the same story (reposts and the original)."""
     root_id = article.story_id or article.pk
     return list(

@@ -19,7 +19,7 @@ from articles.cache import bump_generation
 from articles.comments import comment_create
 from articles.interactions import bookmark_add, bookmark_remove, source_follow, source_unfollow
 from articles.models import Article, Tag
-from articles.search import SearchParams, filtered_search, parse_query
+from articles.search import RANK_WINDOW, SearchParams, filtered_search, parse_query
 from articles.tags import tag_follow, tag_unfollow
 from feeds.models import Source
 from newsroom.ratelimit import ratelimit
@@ -140,20 +140,20 @@ def visitor_for(request: HttpRequest) -> tuple[str, str | None]:
 @pagecache.cached_page
 def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     visitor, new_cookie = visitor_for(request)
-    article = get_object_or_404(
-        Article.objects.select_related("source").prefetch_related("tags").defer("search_text", "search_vector", "keywords"),
-        pk=pk,
-    )
+    page = selectors.article_page(pk)
+    if page is None:
+        raise Http404("文章不存在或已下线")
+    article = page.article
     if article.status != Article.Status.PUBLISHED and not request.user.is_staff:
         raise Http404("文章不存在或已下线")
     if counters.record_read(article.pk, visitor) and not counters.redis_client():
         article.read_count += 1  # written straight to the database after this row was loaded
-    selectors.with_pending_reads([article])
+    selectors.with_pending_reads([article, *(link.related for link in page.related)])  # one HMGET
     response = render(request, "articles/detail.html", {
         "article": article,
-        "tags": list(article.tags.all()),
-        "related": selectors.related_for(article),
-        "also_reported": selectors.also_reported(article),
+        "tags": page.tags,
+        "related": page.related,
+        "also_reported": page.also_reported,
         "followed": selectors.followed_tag_ids(request.user),
         "source_followed": bool(selectors.followed_source_ids(request.user, [article.source_id])),
         "is_bookmarked": bool(selectors.bookmarked_ids(request.user, [article.pk])),
@@ -273,7 +273,7 @@ def search(request: HttpRequest) -> HttpResponse:
     parsed = parse_query(params.q)
     results = filtered_search(params) if parsed else []
     ctx = _list_context(request, _page(request, results))
-    ctx.update(q=params.q, params=params, terms=parsed.highlight,
+    ctx.update(q=params.q, params=params, terms=parsed.highlight, capped=len(results) >= RANK_WINDOW,
                tag_options=selectors.popular_tags(30),
                source_options=selectors.source_options(),
                filter_tag=Tag.objects.filter(slug=params.tag).first() if params.tag else None,

@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 
 from articles.models import Article, Bookmark, Tag, TagFollow, TaggedArticle
-from articles.search import search_articles
+from articles.search import build_vector, search_articles
 from articles.text.sanitize import html_to_text
 from articles.text.tokenizer import search_tokens
 from feeds.models import Source
@@ -45,13 +45,13 @@ def test_seed_corpus_is_consistent_and_rerunnable():
     title_text = " ".join(search_tokens(article.title))
     body_text = " ".join(search_tokens(html_to_text(article.body)))
     assert article.search_text == f"{title_text} {body_text}"
+    vector = build_vector(title=article.title, body_text=html_to_text(article.body),
+                          title_tokens=search_tokens(article.title), body_tokens=search_tokens(html_to_text(article.body)))
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT search_vector = setweight(to_tsvector('simple', %s), 'A') || "
-            "setweight(to_tsvector('simple', %s), 'B') FROM articles_article WHERE id = %s",
-            [title_text, body_text, article.pk],
-        )
-        assert cursor.fetchone()[0] is True
+        cursor.execute("SELECT vector = %s::tsvector, published_at FROM articles_searchdoc WHERE article_id = %s",
+                       [vector, article.pk])
+        same, published_at = cursor.fetchone()
+    assert same is True and published_at == article.published_at
     found = search_articles(" ".join(search_tokens(article.title)[:2]))
     assert article.pk in found.ids
 

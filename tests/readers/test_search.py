@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from articles.models import Article
 from articles.search import parse_query, search_articles
+from tests.conftest import page_text
 from tests.readers.conftest import make_source, store
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +73,7 @@ def found(q: str) -> set[int]:
 
 def test_corpus_went_through_the_pipeline_and_is_indexed(corpus):
     assert Article.objects.published().count() == len(CORPUS)
-    assert not Article.objects.filter(search_vector__isnull=True).exists()
+    assert not Article.objects.filter(search_doc__isnull=True).exists()
 
 
 @pytest.mark.parametrize("q", SINGLE)
@@ -206,3 +207,16 @@ def test_search_feed(client, corpus):
     assert "<item>" not in client.get("/search/feed.xml", {"q": ""}).content.decode()
     filtered = client.get("/search/feed.xml", {"q": "英伟达", "source": "nope"}).content.decode()
     assert "<item>" not in filtered
+
+
+def test_a_common_word_lists_the_newest_matches_and_says_so(client, corpus, monkeypatch):
+    from articles import search, views
+
+    everything = like("英伟达")
+    monkeypatch.setattr(search, "RANK_WINDOW", 1)
+    monkeypatch.setattr(views, "RANK_WINDOW", 1)
+    hits = search.search_articles("英伟达", newest_first=True).ids
+    newest = list(Article.objects.filter(pk__in=everything).order_by("-published_at", "-id").values_list("id", flat=True))
+    assert hits == newest[:1] and len(everything) > 1
+    text = page_text(client.get("/search/", {"q": "英伟达"}).content)
+    assert "最新 1 条结果（更早的请按日期筛选）" in text

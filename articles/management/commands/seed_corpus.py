@@ -6,10 +6,9 @@ readers who follow tags, reads and bookmarks.
 
 Text comes from word/phrase banks below (companies, products, topics, verbs,
 sentence templates), so segmentation, search and related posts see realistic
-vocabulary. search_text / search_vector are filled exactly as
-articles.search.index_article does (title tokens weight A, body tokens weight
-B), but in bulk: on PostgreSQL a COPY into a temp table + one UPDATE … FROM per
-batch. Stored stats (Tag.articles_count / followers_count / views_count,
+vocabulary. search_text and the SearchDoc vector are exactly what
+articles.search.index_article stores (grams + words, built by build_vector),
+but in bulk: on PostgreSQL one COPY per batch. Stored stats (Tag.articles_count / followers_count / views_count,
 Source.article_count, Article.bookmark_count) are computed from the rows.
 
 Idempotent: everything it makes is marked (sources under SEED_HOST, tags with
@@ -31,7 +30,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.utils import timezone
 
-from articles.models import Article, Bookmark, Tag, TagFollow, TaggedArticle
+from articles.models import Article, Bookmark, SearchDoc, Tag, TagFollow, TaggedArticle
 from feeds.models import Source
 
 SEED_HOST = "seed.newsroom.invalid"
@@ -139,6 +138,7 @@ def _zipf_index(rng: random.Random, n: int, s: float = 1.1) -> int:
 
 def _generate_batch(args: tuple) -> list[dict]:
     """Runs in a pool process: text, tokens, tags for a batch of articles."""
+    from articles.search import build_vector
     from articles.text.sanitize import html_to_text
     from articles.text.tokenizer import keywords, search_tokens
 
@@ -173,6 +173,8 @@ def _generate_batch(args: tuple) -> list[dict]:
             "body": body,
             "title_text": " ".join(title_tokens),
             "body_text": " ".join(body_tokens),
+            # The tsvector index_article stores: grams for recall plus the tokenizer's words.
+            "vector": build_vector(title=title, body_text=text, title_tokens=title_tokens, body_tokens=body_tokens),
             "keywords": keywords(f"{title} {title} {text[:4000]}", top_k=15),  # as ingest stores them
             "published_ts": now_ts - age,
             "status": status,
@@ -236,6 +238,7 @@ class Command(BaseCommand):
             TaggedArticle.objects.filter(content_object__in=seed_articles)._raw_delete(TaggedArticle.objects.db)
             RelatedArticle.objects.filter(article__in=seed_articles)._raw_delete(RelatedArticle.objects.db)
             RelatedArticle.objects.filter(related__in=seed_articles)._raw_delete(RelatedArticle.objects.db)
+            SearchDoc.objects.filter(article__in=seed_articles)._raw_delete(SearchDoc.objects.db)
             seed_articles.delete()
             TagFollow.objects.filter(user__username__startswith=USER_PREFIX).delete()
             get_user_model().objects.filter(username__startswith=USER_PREFIX).delete()
@@ -329,24 +332,15 @@ class Command(BaseCommand):
                 batch_size=5000,
             )
             if connection.vendor == "postgresql":
-                self._write_vectors([(aid, r["title_text"], r["body_text"]) for aid, r in zip(ids, rows)])
+                self._write_vectors([(aid, a.published_at, a.title, r["vector"]) for aid, a, r in zip(ids, objs, rows)])
 
     @staticmethod
-    def _write_vectors(items: list[tuple[int, str, str]]) -> None:
-        """The same expression as articles.search.index_article, for a whole batch at once."""
+    def _write_vectors(items: list[tuple]) -> None:
+        """SearchDoc rows (article id, published_at, title, tsvector literal) for a whole batch: one COPY."""
         with connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS seed_vectors (id bigint, title_text text, body_text text) "
-                "ON COMMIT DELETE ROWS"
-            )
-            with cursor.copy("COPY seed_vectors (id, title_text, body_text) FROM STDIN") as copy:
+            with cursor.copy("COPY articles_searchdoc (article_id, published_at, title, vector) FROM STDIN") as copy:
                 for item in items:
                     copy.write_row(item)
-            cursor.execute(
-                "UPDATE articles_article a SET search_vector = "
-                "setweight(to_tsvector('simple', v.title_text), 'A') || setweight(to_tsvector('simple', v.body_text), 'B') "
-                "FROM seed_vectors v WHERE a.id = v.id"
-            )
 
     def _readers(self, count: int, tag_ids: list[int], *, seed: int) -> None:
         if count <= 0:
