@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from django.contrib.postgres.search import SearchVectorField
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Cast
+from django.db.models import F, Q
 from django.utils import timezone
 
 from articles import related, search
@@ -86,7 +84,7 @@ class Prepared:
     keywords: list[str] = field(default_factory=list)
     raw_hash: str = ""
     search_text: str = ""
-    search_vector: str | None = None  # tsvector literal (PostgreSQL only)
+    search_vector: str | None = None  # tsvector literal for SearchDoc (PostgreSQL only)
 
 
 class _Context:
@@ -198,17 +196,13 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
 
 def _search_fields(title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> tuple[str, str | None]:
     """What search.index_article would write after the row is stored, computed
-    here so the row is written once, with them (one INSERT instead of INSERT +
-    two UPDATEs, each of which also rewrote the GIN entries)."""
+    here so the row is written once with its search text (one INSERT instead of
+    INSERT + UPDATE) and the vector goes to SearchDoc in one more statement."""
     search_text = f"{' '.join(title_tokens)} {' '.join(body_tokens)}"
     if connection.vendor != "postgresql":
         return search_text, None
     vector = search.build_vector(title=title, body_text=body_text, title_tokens=title_tokens, body_tokens=body_tokens)
     return search_text, vector
-
-
-def _vector_value(literal: str | None):
-    return Cast(Value(literal), SearchVectorField()) if literal is not None else None
 
 
 # Bump when the pipeline changes what it makes of the same input: stored
@@ -305,7 +299,7 @@ class _Batch:
         urls = {p.url_hash for p in prepared if p.url_hash}
         rows = (
             Article.objects.filter(Q(source=self.source, guid_hash__in=guids) | Q(url_hash__in=urls))
-            .defer("search_text", "search_vector")
+            .defer("search_text")
             .order_by("id")
         )
         for row in rows:
@@ -408,7 +402,6 @@ def _store(source, p: Prepared, result: IngestResult, batch: _Batch) -> Article 
             keywords=p.keywords,
             raw_hash=p.raw_hash,
             search_text=p.search_text,
-            search_vector=_vector_value(p.search_vector),
         )
         if p.simhash is not None:
             for i in range(4):
@@ -420,7 +413,7 @@ def _store(source, p: Prepared, result: IngestResult, batch: _Batch) -> Article 
             # Another worker stored the same (source, guid) a moment ago: that's an update, not a new row.
             result.unchanged += 1
             return None
-        article.search_vector = None  # the expression, not a value: never written again from here
+        search.store_vector(article, p.search_vector)
         if article.status == Article.Status.PENDING:
             result.spam += 1
         else:
@@ -449,9 +442,6 @@ def _update(existing: Article, source, p: Prepared, result: IngestResult, tags: 
     for f in changed:
         setattr(existing, f, getattr(p, f))
     fields = [*changed, "updated_at"]
-    if p.search_vector is not None:
-        existing.search_vector = _vector_value(p.search_vector)
-        fields.append("search_vector")
     if p.simhash is not None and existing.simhash != p.simhash:
         existing.simhash = p.simhash
         fields.append("simhash")
@@ -466,7 +456,7 @@ def _update(existing: Article, source, p: Prepared, result: IngestResult, tags: 
         existing.spam_score = p.spam_score
         fields += ["status", "moderation_note", "spam_score"]
     existing.save(update_fields=fields)
-    existing.search_vector = None
+    search.store_vector(existing, p.search_vector)
     result.updated += 1
     _after_store(existing, tags, created=False)
     if was_published and existing.status != Article.Status.PUBLISHED:

@@ -154,17 +154,23 @@ def index_article(article: Article, *, title_tokens: list[str], body_tokens: lis
     body_text = " ".join(body_tokens)
     Article.objects.filter(pk=article.pk).update(search_text=f"{title_text} {body_text}")
     if _is_postgres():
-        vector = build_vector(
+        store_vector(article, build_vector(
             title=article.title, body_text=html_to_text(article.body or article.summary or ""),
             title_tokens=title_tokens, body_tokens=body_tokens,
+        ))
+
+
+def store_vector(article: Article, vector: str | None) -> None:
+    """Write an article's SearchDoc row (PostgreSQL; ``vector`` from build_vector)."""
+    if vector is None or not _is_postgres():
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO articles_searchdoc (article_id, published_at, title, vector) VALUES (%s, %s, %s, %s::tsvector) "
+            "ON CONFLICT (article_id) DO UPDATE SET published_at = EXCLUDED.published_at, title = EXCLUDED.title, "
+            "vector = EXCLUDED.vector",
+            [article.pk, article.published_at, article.title[:500], vector],
         )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO articles_searchdoc (article_id, published_at, title, vector) VALUES (%s, %s, %s, %s::tsvector) "
-                "ON CONFLICT (article_id) DO UPDATE SET published_at = EXCLUDED.published_at, title = EXCLUDED.title, "
-                "vector = EXCLUDED.vector",
-                [article.pk, article.published_at, article.title[:500], vector],
-            )
 
 
 def reindex(article: Article) -> None:
