@@ -53,12 +53,12 @@ def _keyword_candidates(article: Article, mine: list[str]) -> list[int]:
     """Recent published originals sharing at least two of the article's top keywords."""
     if connection.vendor != "postgresql" or len(mine) < 2:
         return []
-    from articles.search import _quote
+    from articles.search import _quote, index_plan
 
     top = list(dict.fromkeys(w.lower() for w in mine))[:8]
     query = " | ".join(f"({_quote(a)} & {_quote(b)})" for a, b in combinations(top, 2))
     since = article.published_at - KEYWORD_WINDOW
-    with connection.cursor() as cursor:
+    with index_plan(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT a.id FROM articles_searchdoc d JOIN articles_article a ON a.id = d.article_id "
             "WHERE d.vector @@ to_tsquery('simple', %s) "

@@ -39,12 +39,13 @@ ordered by date, no ranking. Fine for a demo-sized corpus.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.contrib.postgres.search import SearchQuery
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -158,6 +159,21 @@ def index_article(article: Article, *, title_tokens: list[str], body_tokens: lis
             title=article.title, body_text=html_to_text(article.body or article.summary or ""),
             title_tokens=title_tokens, body_tokens=body_tokens,
         ))
+
+
+@contextmanager
+def index_plan():
+    """Text matches over SearchDoc go through the GIN index. The planner prices a
+    sequential scan by SearchDoc's small heap, not by the vectors every row would
+    read back from TOAST: for a query it expects to match often (an OR of many
+    keyword pairs) it picks the scan, and 0.03 s becomes 0.4 s at 100k articles."""
+    if not _is_postgres():
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        yield
+        cursor.execute("SET LOCAL enable_seqscan = on")
 
 
 def store_vector(article: Article, vector: str | None) -> None:
@@ -357,7 +373,8 @@ def search_articles(q: str | ParsedQuery, narrow: QuerySet | None = None, *, new
         window = match_window(parsed, narrow)
         if window is None:
             return SearchHits([])
-        rows = list(window)
+        with index_plan():
+            rows = list(window)
         if not newest_first:
             score = _title_scorer(parsed)
             rows.sort(key=lambda row: -score(row[1]))  # stable: equal scores stay newest first
