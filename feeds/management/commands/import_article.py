@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from articles.related import refreshed_in_process
 from feeds.services import article_import
 
 
@@ -12,7 +13,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, url, tags, **opts):
         try:
-            article_id = article_import(url=url, tags=[t for t in tags.split(",") if t.strip()])
+            # Related posts are ready when the command returns, with or without a worker.
+            with refreshed_in_process():
+                article_id = article_import(url=url, tags=[t for t in tags.split(",") if t.strip()])
         except Exception as exc:
             raise CommandError(f"import failed: {exc}")
         self.stdout.write(str(article_id))
