@@ -39,6 +39,15 @@ RELATED_LIMIT = 6
 CANDIDATES = 150
 KEYWORD_CANDIDATES = 100
 KEYWORD_WINDOW = timedelta(days=180)
+# Candidates by keywords: pairs among the article's top keywords that are not common
+# across the site (a word in more than COMMON_WORD_SHARE of articles says little about
+# relatedness, and its long GIN posting list made one query take ~110 ms at 100k
+# articles). All 15 stored keywords still count when scoring.
+KEYWORD_QUERY_WORDS = 6
+COMMON_WORD_SHARE = 0.05
+COMMON_WORDS_FROM = 20_000  # articles; below that every word is "common" by share and the scan is cheap anyway
+COMMON_WORDS_TTL = 600.0
+_common: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
 SHARED_WORDS = 5
 # Articles per refresh_related_many task: a first fetch of a long feed still fits the task's time limit.
 TASK_BATCH = 100
@@ -49,13 +58,40 @@ def _keywords(article: Article) -> list[str]:
     return article.keywords or keywords(f"{article.title} {article.title}", top_k=15)
 
 
+def common_words() -> frozenset[str]:
+    """Lexemes found in more than COMMON_WORD_SHARE of articles, read from PostgreSQL's
+    own statistics of the search vectors (ANALYZE keeps the ~1,000 most common
+    elements with the share of rows holding each); reloaded every few minutes."""
+    global _common
+    loaded_at, words = _common
+    if time.monotonic() - loaded_at < COMMON_WORDS_TTL:
+        return words
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'articles_searchdoc'::regclass")
+        if (cursor.fetchone()[0] or 0) < COMMON_WORDS_FROM:
+            _common = (time.monotonic(), frozenset())
+            return _common[1]
+        cursor.execute(
+            "SELECT x.e FROM pg_stats, unnest(most_common_elems::text::text[], most_common_elem_freqs) AS x(e, f) "
+            "WHERE schemaname = current_schema() AND tablename = 'articles_searchdoc' AND attname = 'vector' "
+            "AND x.e IS NOT NULL AND x.f > %s",
+            [COMMON_WORD_SHARE],
+        )
+        words = frozenset(row[0] for row in cursor.fetchall())
+    _common = (time.monotonic(), words)
+    return words
+
+
 def _keyword_candidates(article: Article, mine: list[str]) -> list[int]:
     """Recent published originals sharing at least two of the article's top keywords."""
     if connection.vendor != "postgresql" or len(mine) < 2:
         return []
     from articles.search import _quote, index_plan
 
-    top = list(dict.fromkeys(w.lower() for w in mine))[:8]
+    common = common_words()
+    top = [w for w in dict.fromkeys(w.lower() for w in mine) if w not in common][:KEYWORD_QUERY_WORDS]
+    if len(top) < 2:
+        return []
     query = " | ".join(f"({_quote(a)} & {_quote(b)})" for a, b in combinations(top, 2))
     since = article.published_at - KEYWORD_WINDOW
     with index_plan(), connection.cursor() as cursor:

@@ -67,3 +67,24 @@ def test_reads_show_on_related_cards(client, stored):
     html = client.get(f"/articles/{b.pk}/").content.decode()
     card = re.search(r'<ul class="relatedlist">(.*?)</ul>', html, re.S).group(1)
     assert "阅读 3" in page_text(card)
+
+
+@pytest.mark.django_db
+def test_words_common_across_a_large_site_do_not_pick_keyword_candidates(monkeypatch):
+    """At scale, a keyword found in most articles (发布, 公司) would match half the
+    site and make the candidate query slow; PostgreSQL's own statistics say which."""
+    from django.db import connection
+
+    from articles import related
+
+    monkeypatch.setattr(related, "COMMON_WORDS_FROM", 0)
+    monkeypatch.setattr(related, "_common", (float("-inf"), frozenset()))
+    source = make_source()
+    for i in range(30):
+        store(source, f"英伟达发布第{i}款推理芯片", f"英伟达今天发布推理芯片，型号{i}，面向数据中心。")
+    rare = store(source, "寒武纪思元芯片量产", "寒武纪思元芯片今天宣布量产，面向云端推理。")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE articles_searchdoc")
+    common = related.common_words()
+    assert {"英伟达", "推理"} <= common and "寒武纪" not in common
+    assert related._keyword_candidates(rare, ["英伟达", "推理", "芯片"]) == []  # only common words: no scan
