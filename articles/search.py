@@ -170,10 +170,12 @@ def index_plan():
     if not _is_postgres():
         yield
         return
+    enclosed = connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         yield
-        cursor.execute("SET LOCAL enable_seqscan = on")
+        if enclosed:  # the enclosing transaction goes on: give it its planner back
+            cursor.execute("SET LOCAL enable_seqscan = on")
 
 
 def store_vector(article: Article, vector: str | None) -> None:
@@ -287,17 +289,20 @@ def to_tsquery(parsed: ParsedQuery) -> str:
     return " & ".join(filter(None, (_term_tsquery(t) for t in parsed.terms)))
 
 
+# What a result card and the search feed show (snippets need the body).
+_CARD_FIELDS = ("id", "title", "summary", "body", "author", "origin_account", "published_at", "updated_at",
+                "read_count", "bookmark_count", "status", "source__name", "source__slug")
+
+
 class SearchHits:
     """The ranked result of one search: article ids, best first, found in one query.
 
     Behaves like a list of articles for the paginator and feeds: ``len()`` is the
     number of hits (at most ``RANK_WINDOW``: the newest matches, ranked), and a
-    slice loads just those articles, in rank order, with ``related`` joins."""
+    slice loads just those articles, in rank order, with their source and tags."""
 
-    def __init__(self, ids: list[int], related: tuple[str, ...] = ("source",), prefetch: tuple[str, ...] = ("tags",)):
+    def __init__(self, ids: list[int]):
         self.ids = ids
-        self._related = related
-        self._prefetch = prefetch
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -315,12 +320,11 @@ class SearchHits:
         if isinstance(index, int):
             return self[index : index + 1][0]
         ids = self.ids[index]
-        rows = (
-            Article.objects.filter(pk__in=ids).select_related(*self._related).prefetch_related(*self._prefetch)
-            .defer("search_text")
-        )
+        from articles.selectors import attach_tags
+
+        rows = Article.objects.filter(pk__in=ids).select_related("source").only(*_CARD_FIELDS)
         by_id = {a.pk: a for a in rows}
-        return [by_id[i] for i in ids if i in by_id]
+        return attach_tags([by_id[i] for i in ids if i in by_id])
 
 
 def match_window(parsed: ParsedQuery, narrow: QuerySet | None = None) -> QuerySet | None:

@@ -29,6 +29,27 @@ def article_list(base: QuerySet | None = None) -> QuerySet:
     return qs.published().filter(story__isnull=True).for_list().order_by("-pinned", "-published_at", "-id")
 
 
+def attach_tags(articles: list[Article]) -> list[Article]:
+    """Every article's tags in one query, left where ``article.tags.all()`` finds
+    them — what ``prefetch_related("tags")`` does, without taggit's generic
+    prefetch, which costs ~5 ms of Python for a page of 20 cards."""
+    by_article: dict[int, list[Tag]] = {a.pk: [] for a in articles}
+    if by_article:
+        rows = (TaggedArticle.objects.filter(content_object_id__in=list(by_article)).order_by("id")
+                .values_list("content_object_id", "tag_id", "tag__name", "tag__slug"))
+        for article_id, tag_id, name, slug in rows:
+            tag = Tag(id=tag_id, name=name, slug=slug)
+            tag._state.adding, tag._state.db = False, "default"
+            by_article[article_id].append(tag)
+    for article in articles:
+        cached = Tag.objects.all()
+        cached._result_cache, cached._prefetch_done = by_article[article.pk], True
+        if not hasattr(article, "_prefetched_objects_cache"):
+            article._prefetched_objects_cache = {}
+        article._prefetched_objects_cache["tags"] = cached
+    return articles
+
+
 def with_pending_reads(articles) -> list:
     """Set ``read_total`` = stored read count + reads still waiting in Redis (one HMGET)."""
     articles = list(articles)
