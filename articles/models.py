@@ -57,7 +57,8 @@ class ArticleQuerySet(models.QuerySet):
         return self.filter(status=Article.Status.PUBLISHED)
 
     def for_list(self) -> "ArticleQuerySet":
-        return self.select_related("source").prefetch_related("tags").defer("body", "search_text", "keywords")
+        # Tags come from selectors.attach_tags once the page of cards is known (cheaper than a prefetch).
+        return self.select_related("source").defer("body", "search_text", "keywords")
 
     def latest_first(self) -> "ArticleQuerySet":
         return self.order_by("-published_at", "-id")

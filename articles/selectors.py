@@ -72,7 +72,7 @@ def hot_articles(hours: int, limit: int = 10, *, cards: bool = False) -> list[Ar
         if not cards:
             fallback = fallback.prefetch_related(None).select_related(None).only("id", "title", "read_count", "published_at")
         hot = list(fallback[:limit])
-    return with_pending_reads(hot)
+    return attach_tags(with_pending_reads(hot)) if cards else with_pending_reads(hot)
 
 
 @dataclass

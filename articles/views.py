@@ -57,7 +57,7 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _list_context(request: HttpRequest, page) -> dict:
-    items = selectors.with_pending_reads(page.object_list)
+    items = selectors.attach_tags(selectors.with_pending_reads(page.object_list))
     return {
         "page_obj": page,
         "articles": items,
