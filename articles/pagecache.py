@@ -44,7 +44,8 @@ _KEPT_HEADERS = ("Content-Type", "Content-Language", "Vary")
 
 # KEYS: generation, flush epoch, pending reads, flushing reads.
 # ARGV: path hash, visitor ("" = count nothing), hot bucket key, read window s, hot bucket ttl s.
-# Returns {generation, epoch} on a miss, {generation, epoch, entry, pending, flushing} on a hit.
+# Returns {generation, epoch} on a miss, {generation, epoch, entry, "id:reads,…"} on a hit
+# (the reads still pending in Redis for the articles on the page, only those with any).
 _LOOKUP = counters.COUNT_READ_LUA + """
 local gen = redis.call('GET', KEYS[1]) or '1'
 local epoch = redis.call('GET', KEYS[2]) or '0'
@@ -58,8 +59,15 @@ end
 local ids = {}
 local list = string.match(head, '^%d*|([%d,]*)|') or ''
 for id in string.gmatch(list, '%d+') do ids[#ids + 1] = id end
-if #ids == 0 then return {gen, epoch, entry, {}, {}} end
-return {gen, epoch, entry, redis.call('HMGET', KEYS[3], unpack(ids)), redis.call('HMGET', KEYS[4], unpack(ids))}
+if #ids == 0 then return {gen, epoch, entry, ''} end
+local pending = redis.call('HMGET', KEYS[3], unpack(ids))
+local flushing = redis.call('HMGET', KEYS[4], unpack(ids))
+local moved = {}
+for i, id in ipairs(ids) do
+  local n = (tonumber(pending[i]) or 0) + (tonumber(flushing[i]) or 0)
+  if n > 0 then moved[#moved + 1] = id .. ':' .. n end
+end
+return {gen, epoch, entry, table.concat(moved, ',')}
 """
 
 
@@ -110,7 +118,7 @@ def lookup(request: HttpRequest, visitor: str = "") -> Lookup | None:
         return None
     found = Lookup(generation=reply[0].decode(), epoch=reply[1].decode(), path_hash=path_hash)
     if len(reply) > 2:
-        found.response = _respond(reply[2], reply[3], reply[4])
+        found.response = _respond(reply[2], reply[3])
     return found
 
 
@@ -129,12 +137,12 @@ def refill_reads(content: bytes) -> bytes:
     return _fill(content, counters.pending_reads(ids)) if ids else content
 
 
-def _respond(entry: bytes, pending: list, flushing: list) -> HttpResponse:
+def _respond(entry: bytes, moved: bytes) -> HttpResponse:
     head, _, content = entry.partition(b"\n")
     _read_id, id_list, view, *headers = head.decode("utf-8").split("|")
-    ids = [int(i) for i in id_list.split(",") if i]
-    extra = {aid: int(p or 0) + int(f or 0) for aid, p, f in zip(ids, pending, flushing)}
-    response = HttpResponse(_fill(content, extra) if ids else content)
+    extra = {int(aid): int(n) for aid, _, n in (pair.partition(b":") for pair in moved.split(b",") if pair)}
+    # No reads pending for any article on the page: its counts are still the ones it was stored with.
+    response = HttpResponse(_fill(content, extra) if extra else content)
     for name, value in zip(_KEPT_HEADERS, headers):
         if value:
             response[name] = value
@@ -192,8 +200,7 @@ class PageCacheMiddleware:
         visitor, new_cookie = visitor_for(request)
         found = lookup(request, visitor)
         if found is not None and found.response is not None:
-            patch_vary_headers(found.response, ("Cookie",))
-            return with_visitor_cookie(request, found.response, new_cookie)
+            return with_visitor_cookie(request, found.response, new_cookie)  # stored with its Vary: Cookie
         request.page_cache_lookup = found
         response = self.get_response(request)
         patch_vary_headers(response, ("Cookie",))  # signed-in readers get their own page
