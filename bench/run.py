@@ -439,7 +439,7 @@ def write_plans(sample: dict) -> dict:
     }
     out, timings = [], {}
     sqls = {name: qs.values("id")[:20].query.sql_with_params() for name, qs in queries.items()}
-    sqls["search (one query: newest matches, ranked)"] = match_window(parse_query("英伟达 芯片")).query.sql_with_params()
+    sqls["search (newest matches, one query)"] = match_window(parse_query("英伟达 芯片")).query.sql_with_params()
     for name, (sql, params) in sqls.items():
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
