@@ -8,6 +8,7 @@ from functools import lru_cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
+from articles.interactions import counted_link, counted_unlink
 from articles.models import Article, Tag, TagAlias, TagFollow, TaggedArticle
 from articles.text.tagging import DEFAULT_ALIASES, Vocabulary, build_vocabulary, normalize_tag_name, tag_key
 from articles.text.tokenizer import load_user_words
@@ -155,19 +156,11 @@ def tag_vocabulary() -> Vocabulary:
 
 def tag_follow(*, user, tag: Tag) -> bool:
     """Follow a tag; returns True if the follow is new. Counts stay stored."""
-    with transaction.atomic():
-        _, created = TagFollow.objects.get_or_create(user=user, tag=tag)
-        if created:
-            Tag.objects.filter(pk=tag.pk).update(followers_count=F("followers_count") + 1)
-    return created
+    return counted_link(TagFollow, tag, "followers_count", user=user, tag=tag)
 
 
 def tag_unfollow(*, user, tag: Tag) -> bool:
-    with transaction.atomic():
-        deleted, _ = TagFollow.objects.filter(user=user, tag=tag).delete()
-        if deleted:
-            Tag.objects.filter(pk=tag.pk, followers_count__gt=0).update(followers_count=F("followers_count") - 1)
-    return bool(deleted)
+    return counted_unlink(TagFollow, tag, "followers_count", user=user, tag=tag)
 
 
 def tag_recount(*, tag: Tag) -> None:
