@@ -314,17 +314,26 @@ def _record_error(source: Source, kind: str, message: str, *, retry_after: int |
     return FetchOutcome(source=source.pk, status="error", error=message, error_kind=kind, health=source.health)
 
 
-def _record_not_modified(source: Source, response: FetchResponse, *, now, started: float) -> FetchOutcome:
+_SUCCESS_FIELDS = ["consecutive_errors", "flagged_at", "last_status", "last_fetched_at", "last_success_at",
+                   "leased_until", "server_min_interval", "next_fetch_at"]
+
+
+def _mark_success(source: Source, status: str, response: FetchResponse | None, *, now) -> list[str]:
+    """A fetch that worked (new content or 304): health reset, lease released, next
+    fetch scheduled. Returns the fields it set."""
     source.consecutive_errors = 0
     source.flagged_at = None
-    source.last_status = "not_modified"
+    source.last_status = status
     source.last_fetched_at = source.last_success_at = now
     source.leased_until = None
     source.server_min_interval = _server_interval(response)
-    source.next_fetch_at = now + timedelta(
-        seconds=next_interval(source, max_age=response.max_age, retry_after=response.retry_after))
-    source.save(update_fields=["consecutive_errors", "flagged_at", "last_status", "last_fetched_at",
-                               "last_success_at", "leased_until", "next_fetch_at", "server_min_interval"])
+    source.next_fetch_at = now + timedelta(seconds=next_interval(
+        source, max_age=response.max_age if response else None, retry_after=response.retry_after if response else None))
+    return list(_SUCCESS_FIELDS)
+
+
+def _record_not_modified(source: Source, response: FetchResponse, *, now, started: float) -> FetchOutcome:
+    source.save(update_fields=_mark_success(source, "not_modified", response, now=now))
     FetchLog.objects.create(source=source, started_at=now, status="not_modified", http_status=304,
                             duration_ms=_elapsed_ms(started))
     metrics.FETCH_OUTCOMES.labels("not_modified", "").inc()
@@ -383,22 +392,14 @@ def source_fetch(*, source: Source, content: bytes | None = None, content_type: 
     source.etag = (etag or "")[:500]
     source.last_modified = (last_modified or "")[:100]
     source.entries_per_day = _observe_rate(source, result.new, now, entries)
-    source.consecutive_errors = 0
-    source.flagged_at = None
-    source.last_status = "ok"
-    source.last_fetched_at = source.last_success_at = now
-    source.leased_until = None
-    source.server_min_interval = _server_interval(response)
-    fields = ["etag", "last_modified", "entries_per_day", "consecutive_errors", "flagged_at", "last_status",
-              "last_fetched_at", "last_success_at", "leased_until", "server_min_interval", "next_fetch_at",
-              "site_url", "name"]
+    fields = ["etag", "last_modified", "entries_per_day", "site_url", "name"]
     if result.errors:
         source.last_error = "; ".join(result.errors)[:2000]
         source.last_error_kind = "entry"
         source.last_error_at = now
         fields += ["last_error", "last_error_kind", "last_error_at"]
-    source.next_fetch_at = now + timedelta(seconds=next_interval(
-        source, max_age=response.max_age if response else None, retry_after=response.retry_after if response else None))
+    # Last: the next interval reads the rate observed above.
+    fields += _mark_success(source, "ok", response, now=now)
     source.save(update_fields=fields)
     FetchLog.objects.create(source=source, started_at=now, status="ok", new=result.new, updated=result.updated,
                             http_status=response.status if response else None, duration_ms=_elapsed_ms(started),
