@@ -62,26 +62,35 @@ local function count_read(article_id, visitor, hot_key, window, hot_ttl)
   return 0
 end
 """
-_record_script = None
+_RECORD_READ_LUA = COUNT_READ_LUA + "return count_read(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])"
 
 
-def record_read(article_id: int, visitor: str) -> bool:
-    """Count one read unless this visitor read this article within the window (one round trip)."""
-    global _record_script
-    client = redis_client()
-    if client is not None:
+@lru_cache(maxsize=None)
+def lua_script(source: str):
+    """A Lua script on this process's Redis client, run by EVALSHA (redis-py loads it
+    again if Redis restarted and forgot it)."""
+    return redis_client().register_script(source)
+
+
+PENDING = "pending"  # counted in Redis: pages add it to the stored count until the flush
+STORED = "stored"  # written straight to the database (no Redis, or Redis down)
+
+
+def record_read(article_id: int, visitor: str) -> str:
+    """Count one read unless this visitor read this article within the window (one
+    round trip). Returns where it was counted, PENDING or STORED, or "" if not counted."""
+    if redis_client() is not None:
         try:
-            if _record_script is None or _record_script.registered_client is not client:
-                _record_script = client.register_script(
-                    COUNT_READ_LUA + "return count_read(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])")
-            return bool(_record_script(args=[article_id, visitor, hot_key(time.time()), READ_WINDOW_SECONDS,
-                                             HOT_BUCKET_TTL]))
+            args = [article_id, visitor, hot_key(time.time()), READ_WINDOW_SECONDS, HOT_BUCKET_TTL]
+            return PENDING if lua_script(_RECORD_READ_LUA)(args=args) else ""
         except Exception:  # Redis down: fall through to the database, a read is never an error page
             log.warning("redis unavailable for read counter; writing to the database")
-    if not cache.add(f"seen:{article_id}:{visitor}", 1, timeout=READ_WINDOW_SECONDS):
-        return False
+    # False: seen within the window. None: the cache is unreachable too (django-redis ignores
+    # the error): then the read is counted rather than lost, without the once-per-window rule.
+    if cache.add(f"seen:{article_id}:{visitor}", 1, timeout=READ_WINDOW_SECONDS) is False:
+        return ""
     _apply_reads({article_id: 1})
-    return True
+    return STORED
 
 
 def record_bookmark(article_id: int, delta: int) -> None:

@@ -33,6 +33,7 @@ from django.utils.cache import patch_vary_headers
 from articles import counters
 from articles.cache import GENERATION_KEY
 from articles.text.formatting import zh_count
+from articles.visitors import VISITOR_COOKIE, visitor_for, with_visitor_cookie
 
 TTL_SECONDS = 300
 PAGE_PREFIX = "nr:page:"
@@ -75,17 +76,6 @@ def enabled() -> bool:
     return bool(settings.REDIS_URL) and getattr(settings, "NEWSROOM_PAGE_CACHE", True)
 
 
-_script = None
-
-
-def _lookup_script():
-    global _script
-    client = counters.redis_client()
-    if _script is None or _script.registered_client is not client:
-        _script = client.register_script(_LOOKUP)
-    return _script
-
-
 @dataclass
 class Lookup:
     """What one cache lookup learned: the keys a miss stores under, or the hit itself."""
@@ -110,7 +100,7 @@ def lookup(request: HttpRequest, visitor: str = "") -> Lookup | None:
     now = time.time()
     hot_key = counters.hot_key(now)
     try:
-        reply = _lookup_script()(
+        reply = counters.lua_script(_LOOKUP)(
             keys=[GENERATION_KEY, counters.EPOCH_KEY, counters.PENDING_KEY, counters.FLUSHING_KEY],
             args=[path_hash, visitor, hot_key, counters.READ_WINDOW_SECONDS, counters.HOT_BUCKET_TTL],
         )
@@ -154,8 +144,6 @@ def store(request: HttpRequest, response: HttpResponse, found: Lookup, *, read_i
           view: str = "") -> None:
     """Keep a rendered page unless it is personal (a CSRF token, cookies it set besides
     the anonymous visitor id). ``read_id``: the article a hit counts a read for."""
-    from articles.views import VISITOR_COOKIE
-
     if (
         response.status_code != 200
         or response.streaming
@@ -195,8 +183,6 @@ class PageCacheMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not cacheable_request(request):
             return self.get_response(request)
-        from articles.views import visitor_for, with_visitor_cookie
-
         visitor, new_cookie = visitor_for(request)
         found = lookup(request, visitor)
         if found is not None and found.response is not None:

@@ -1,8 +1,6 @@
 """Reader pages: thin views, queries from selectors, writes in services, stored counts only."""
 from __future__ import annotations
 
-import secrets
-
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -15,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from articles import counters, pagecache, selectors
+from articles.visitors import visitor_for, with_visitor_cookie
 from articles.cache import bump_generation
 from articles.comments import comment_create
 from articles.interactions import bookmark_add, bookmark_remove, source_follow, source_unfollow
@@ -25,7 +24,6 @@ from feeds.models import Source
 from newsroom.ratelimit import ratelimit
 
 PAGE_SIZE = 20
-VISITOR_COOKIE = "nr_vid"
 HOT_WINDOWS = {"24h": 24, "7d": 24 * 7}
 
 
@@ -117,26 +115,6 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
 # --- the article page ------------------------------------------------------------
 
 
-def visitor_for(request: HttpRequest) -> tuple[str, str | None]:
-    """Who is reading, for one-read-per-window: the user, else a first-party
-    visitor cookie (no session row per anonymous reader). Returns the id and
-    a new cookie value to set, if any (the same answer for the whole request)."""
-    known = getattr(request, "_nr_visitor", None)
-    if known is not None:
-        return known
-    vid = request.COOKIES.get(VISITOR_COOKIE, "")
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        known = (f"u{user.pk}", None)
-    elif len(vid) == 22 and vid.replace("-", "").replace("_", "").isalnum():
-        known = (f"v{vid}", None)
-    else:
-        vid = secrets.token_urlsafe(16)
-        known = (f"v{vid}", vid)
-    request._nr_visitor = known
-    return known
-
-
 @pagecache.cached_page
 def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     visitor, new_cookie = visitor_for(request)
@@ -146,7 +124,7 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     article = page.article
     if article.status != Article.Status.PUBLISHED and not request.user.is_staff:
         raise Http404("文章不存在或已下线")
-    if counters.record_read(article.pk, visitor) and not counters.redis_client():
+    if counters.record_read(article.pk, visitor) == counters.STORED:
         article.read_count += 1  # written straight to the database after this row was loaded
     selectors.with_pending_reads([article, *(link.related for link in page.related)])  # one HMGET
     response = render(request, "articles/detail.html", {
@@ -163,13 +141,6 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if getattr(request, "page_cache", None) is not None:
         request.page_cache["read_id"] = article.pk  # a cache hit counts the reader's read of this article
     return with_visitor_cookie(request, response, new_cookie)
-
-
-def with_visitor_cookie(request: HttpRequest, response: HttpResponse, new_cookie: str | None) -> HttpResponse:
-    if new_cookie and VISITOR_COOKIE not in response.cookies:
-        response.set_cookie(VISITOR_COOKIE, new_cookie, max_age=365 * 86400, httponly=True, samesite="Lax",
-                            secure=request.is_secure())
-    return response
 
 
 @require_POST

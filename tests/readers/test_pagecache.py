@@ -1,6 +1,8 @@
 """Anonymous pages come from the Redis page cache; read counts still move on them."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -97,3 +99,25 @@ def test_a_reader_with_a_session_never_gets_the_shared_page(source, django_user_
     client.force_login(staff)
     html = client.get(f"/articles/{article.pk}/").content.decode()
     assert "editor" in page_text(html) and "管理" in page_text(html)
+
+
+@pytest.mark.django_db
+def test_with_redis_unreachable_pages_render_and_reads_go_to_the_database(source, monkeypatch):
+    import redis
+
+    article = store(source, "摩尔线程发布新显卡", "摩尔线程今天发布了新一代显卡。")
+    url = f"/articles/{article.pk}/"
+    Client().get(url)  # cached while Redis works: one read pending
+
+    def down(*args, **kwargs):
+        raise redis.ConnectionError("Redis is restarting")
+
+    monkeypatch.setattr(counters, "lua_script", lambda source: down)
+    monkeypatch.setattr(type(counters.redis_client()), "execute_command", down)
+    page = Client().get(url)
+    assert page.status_code == 200 and "摩尔线程发布新显卡" in page_text(page.content)
+    # The second read is written to the database and shows at once, beside the first
+    # one still pending in Redis: two readers, two reads, neither lost nor doubled.
+    assert re.search(rf'data-reads="{article.pk}" data-base="1">2<', page.content.decode())
+    article.refresh_from_db()
+    assert article.read_count == 1
