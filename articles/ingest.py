@@ -165,7 +165,7 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
     if verdict.should_moderate:
         note = "标题疑似垃圾" if verdict.title_is_spam else f"正文垃圾占比 {verdict.spam_ratio:.0%}"
     stored_title = (title or "（无标题）")[:500]
-    search_text, search_vector = _search_fields(
+    search_text, search_vector = search.search_fields(
         stored_title, text if body else html_to_text(summary), title_tokens, tokens)
     return Prepared(
         guid=guid,
@@ -192,17 +192,6 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
         search_text=search_text,
         search_vector=search_vector,
     )
-
-
-def _search_fields(title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> tuple[str, str | None]:
-    """What search.index_article would write after the row is stored, computed
-    here so the row is written once with its search text (one INSERT instead of
-    INSERT + UPDATE) and the vector goes to SearchDoc in one more statement."""
-    search_text = f"{' '.join(title_tokens)} {' '.join(body_tokens)}"
-    if connection.vendor != "postgresql":
-        return search_text, None
-    vector = search.build_vector(title=title, body_text=body_text, title_tokens=title_tokens, body_tokens=body_tokens)
-    return search_text, vector
 
 
 # Bump when the pipeline changes what it makes of the same input: stored

@@ -149,16 +149,22 @@ def build_vector(*, title: str, body_text: str, title_tokens: list[str], body_to
     return _tsvector_literal(entries)
 
 
+def search_fields(title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> tuple[str, str | None]:
+    """An article's search text (segmented, space-joined) and, on PostgreSQL, its
+    tsvector literal for SearchDoc. Ingest computes them before the row is written;
+    index_article after."""
+    search_text = f"{' '.join(title_tokens)} {' '.join(body_tokens)}"
+    if not _is_postgres():
+        return search_text, None
+    return search_text, build_vector(title=title, body_text=body_text, title_tokens=title_tokens, body_tokens=body_tokens)
+
+
 def index_article(article: Article, *, title_tokens: list[str], body_tokens: list[str]) -> None:
     """Store the search text (and on PostgreSQL the tsvector, in SearchDoc) of a stored article."""
-    title_text = " ".join(title_tokens)
-    body_text = " ".join(body_tokens)
-    Article.objects.filter(pk=article.pk).update(search_text=f"{title_text} {body_text}")
-    if _is_postgres():
-        store_vector(article, build_vector(
-            title=article.title, body_text=html_to_text(article.body or article.summary or ""),
-            title_tokens=title_tokens, body_tokens=body_tokens,
-        ))
+    search_text, vector = search_fields(article.title, html_to_text(article.body or article.summary or ""),
+                                        title_tokens, body_tokens)
+    Article.objects.filter(pk=article.pk).update(search_text=search_text)
+    store_vector(article, vector)
 
 
 @contextmanager
@@ -217,7 +223,6 @@ def reindex_all(batch: int = 500) -> int:
 @dataclass
 class ParsedQuery:
     terms: list[str] = field(default_factory=list)  # what must match: words and quoted phrases
-    words: list[str] = field(default_factory=list)  # segmented words, for ranking
 
     def __bool__(self) -> bool:
         return bool(self.terms)
@@ -245,10 +250,6 @@ def parse_query(q: str) -> ParsedQuery:
             if word not in parsed.terms:
                 parsed.terms.append(word)
     parsed.terms = parsed.terms[:MAX_TERMS]
-    for term in parsed.terms:
-        for word in search_tokens(term):
-            if word not in parsed.words:
-                parsed.words.append(word)
     return parsed
 
 
