@@ -96,6 +96,15 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def stop(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def children(pid: int) -> list[int]:
     out = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -252,11 +261,7 @@ def bench_pages(args, env: dict, sample: dict) -> dict:
         ))
         return results
     finally:
-        gunicorn.send_signal(signal.SIGTERM)
-        try:
-            gunicorn.wait(20)
-        except subprocess.TimeoutExpired:
-            gunicorn.kill()
+        stop(gunicorn, 20)
         shutil.rmtree(mp_dir, ignore_errors=True)
 
 
@@ -399,11 +404,7 @@ def bench_worker_memory(env: dict, article_ids: list[int]) -> dict:
                 "worker_child_rss_mb": round(max((rss_mb(k) for k in kids), default=0), 1),
                 "tasks": len(article_ids), "queue_left": client.llen("process")}
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, 30)
 
 
 EXPLAINS = {
