@@ -118,6 +118,22 @@ def _clean_redis_and_cache(settings):
     yield
 
 
+def app_env(**extra: str) -> dict:
+    """Environment for a gunicorn or Celery subprocess on this test run's database and Redis."""
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "newsroom.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "NEWSROOM_VAR_DIR": str(Path(settings.VAR_DIR) / "ops"),
+        **extra,
+    }
+
+
 def page_text(html: str | bytes) -> str:
     """What a reader sees: the page's text with whitespace collapsed."""
     import re as _re

@@ -1,7 +1,6 @@
 """A real Celery worker (not eager mode) against Redis: beat schedules, the worker fetches."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -9,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from articles.models import Article
 from feeds.services import source_create
-from tests.conftest import corpus_path
+from tests.conftest import app_env, corpus_path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,15 +22,7 @@ def test_scheduled_fetch_lands_as_article(feed_server):
     url = feed_server.add_file("/worker.atom", corpus_path("real-feeds", "rssant", "well", "www-ruangyifeng-com-blog-atom.xml"),
                                content_type="application/atom+xml")
     source = source_create(url=url, tags=["开源"])
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "newsroom.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "NEWSROOM_SCHEDULE_SECONDS": "1",
-        "NEWSROOM_VAR_DIR": str(Path(settings.VAR_DIR) / "worker"),
-    }
+    env = app_env(NEWSROOM_SCHEDULE_SECONDS="1", NEWSROOM_VAR_DIR=str(Path(settings.VAR_DIR) / "worker"))
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "newsroom", "worker", "-B", "-Q", "fetch,process,maintenance",
          "--pool", "threads", "-c", "2", "--loglevel", "INFO", "--without-mingle", "--without-gossip",

@@ -12,7 +12,6 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.db.models import Count
 
@@ -20,6 +19,7 @@ from articles.models import Article
 from feeds.models import Source
 from feeds.services import source_create
 from feeds.tasks import fetch_source
+from tests.conftest import app_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,19 +95,10 @@ def _kill(worker: subprocess.Popen) -> None:
 def test_worker_killed_mid_ingest_three_times_loses_and_duplicates_nothing(feed_server, tmp_path) -> None:
     n = 250  # enough entries that ingest takes seconds: we kill while it is half-way
     source = source_create(url=feed_server.add("/big.xml", big_feed(n)))
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "newsroom.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "NEWSROOM_SCHEDULE_SECONDS": "1",
-        # The killed worker never acks or reports back: the broker redelivers its message and the
-        # scheduler re-picks the source once the lease expires. Both paths run here.
-        "NEWSROOM_FETCH_LEASE_SECONDS": "3",
-        "NEWSROOM_BROKER_VISIBILITY_TIMEOUT": "5",
-        "NEWSROOM_VAR_DIR": str(tmp_path / "var"),
-    }
+    # The killed worker never acks or reports back: the broker redelivers its message and the
+    # scheduler re-picks the source once the lease expires. Both paths run here.
+    env = app_env(NEWSROOM_SCHEDULE_SECONDS="1", NEWSROOM_FETCH_LEASE_SECONDS="3",
+                  NEWSROOM_BROKER_VISIBILITY_TIMEOUT="5", NEWSROOM_VAR_DIR=str(tmp_path / "var"))
     log = tmp_path / "worker.log"
     killed_at: list[int] = []
     worker: subprocess.Popen | None = None
