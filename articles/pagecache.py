@@ -24,6 +24,7 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass
+from functools import wraps
 from typing import Callable
 
 from django.conf import settings
@@ -175,7 +176,8 @@ def cacheable_request(request: HttpRequest) -> bool:
 class PageCacheMiddleware:
     """Serves cached pages to anonymous readers before the per-user middleware
     runs, and stores what the views below render for them. A view takes part by
-    setting ``request.page_cache = PageCacheOptions(...)`` (see ``cached_page``)."""
+    being wrapped in ``cached_page`` (which sets ``request.page_cache``, a dict where
+    the article view puts the ``read_id`` a hit counts a read for)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -199,7 +201,6 @@ class PageCacheMiddleware:
 
 def cached_page(view):
     """Mark a view's anonymous pages as cacheable (PageCacheMiddleware serves and stores them)."""
-    from functools import wraps
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
