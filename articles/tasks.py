@@ -12,6 +12,7 @@ def flush_counters() -> int:
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def refresh_related(article_id: int) -> None:
+    """One article: what earlier versions queued per article (kept so such messages still run)."""
     related.refresh_for(article_id)
 
 

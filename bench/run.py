@@ -392,8 +392,8 @@ def bench_worker_memory(env: dict, article_ids: list[int]) -> dict:
     )
     try:
         app = Celery(broker=REDIS_URL)
-        for aid in article_ids:
-            app.send_task("articles.tasks.refresh_related", args=[aid], queue="process")
+        for aid in article_ids:  # one task per article: the worker's memory after many tasks
+            app.send_task("articles.tasks.refresh_related_many", args=[[aid]], queue="process")
         client = __import__("redis").Redis.from_url(REDIS_URL)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and client.llen("process"):
