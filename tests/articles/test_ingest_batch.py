@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from articles import ingest as ingest_module
@@ -159,3 +160,58 @@ def test_a_deadlock_victim_is_retried_against_the_stored_row(monkeypatch):
     assert failures and not result.errors
     assert (result.updated, result.unchanged) == (1, 0)  # the rolled-back attempt's edits did not hide the change
     assert "产能持续爬坡" in Article.objects.get().body
+
+
+def _stored(source: Source) -> list[tuple]:
+    rows = []
+    for a in Article.objects.filter(source=source).order_by("guid"):
+        rows.append((a.guid, a.title, a.body, a.status, a.search_text, a.keywords, a.simhash, a.sim_band0,
+                     sorted(a.tags.names()), SearchDoc.objects.filter(pk=a.pk).values_list("title", "vector").first()))
+    return rows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_entry_in_one_statement_stores_what_the_orm_path_stores():
+    """Outside a transaction a new entry is one PostgreSQL statement (row, SearchDoc,
+    tags, stored counts); inside one it takes the ORM path. Same results either way."""
+    from django.db import transaction
+
+    from articles.models import SpamRule
+
+    SpamRule.objects.create(pattern="加微信领资料", weight=10)
+    def entries(site):  # each source its own links: the same canonical URL would be one article
+        return [EntryData(guid=f"urn:{n}", link=f"https://{site}.example.com/a/{n}.html", title=title, content=body,
+                          published=timezone.now() - timedelta(hours=n), categories=categories)
+                for n, title, body, categories in ((1, "英伟达发布Blackwell推理芯片", CHIP, ["GPU", "数据中心"]),
+                                                   (2, "昇腾推理芯片量产", CHIP_2, []),
+                                                   (3, "加微信领资料", "<p>加微信领资料，加微信领资料，限时免费。</p>", []))]
+
+    one_statement, orm = _source("one"), _source("orm")
+    assert not connection.in_atomic_block
+    with CaptureQueriesContext(connection) as queries:
+        first = ingest(one_statement, entries("one"))
+    assert sum(q["sql"].startswith("WITH new AS (INSERT") for q in queries.captured_queries) == 3
+    assert not any(q["sql"].startswith("INSERT INTO articles_searchdoc") for q in queries.captured_queries)
+    with transaction.atomic():
+        second = ingest(orm, entries("orm"))
+    assert (first.new, first.spam, first.errors) == (second.new, second.spam, second.errors) == (2, 1, [])
+    assert _stored(one_statement) == _stored(orm)
+    # Stored counts: only published articles count, for their tags and their source.
+    one_statement.refresh_from_db()
+    orm.refresh_from_db()
+    assert one_statement.article_count == orm.article_count == 2
+    assert Tag.objects.get(name="芯片").articles_count == 4
+    assert Tag.objects.get(name="GPU").articles_count == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_another_worker_stored_a_moment_ago_is_not_stored_twice(monkeypatch):
+    source = _source()
+    ingest(source, [_entry(1, "英伟达发布Blackwell推理芯片", CHIP)])
+    # This worker's lookup ran before the other worker's row was committed: it sees no row.
+    monkeypatch.setattr(ingest_module._Batch, "existing", lambda self, p: None)
+    result = ingest(source, [_entry(1, "英伟达发布Blackwell推理芯片（更新）", CHIP_2)])
+    assert (result.new, result.unchanged, result.errors) == (0, 1, [])
+    assert Article.objects.count() == 1 and SearchDoc.objects.count() == 1
+    source.refresh_from_db()
+    assert source.article_count == 1 and Tag.objects.get(name="芯片").articles_count == 1
