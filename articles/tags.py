@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 
 from articles.interactions import counted_link, counted_unlink
@@ -143,9 +143,39 @@ def tags_seed_default_aliases() -> None:
             tag_alias_add(tag=tag, alias=alias)
 
 
+_vocabulary_cached: tuple[tuple, Vocabulary] | None = None
+
+
 def tag_vocabulary() -> Vocabulary:
     """tag_key(alias or name) → canonical tag name, for keyword tagging: the
-    shipped synonym table, overridden by the database's tags and aliases."""
+    shipped synonym table, overridden by the database's tags and aliases.
+
+    Kept per process while the tags and aliases are the same (on PostgreSQL one
+    small query says so: counts and a hash of names and alias targets, which a
+    rolled-back tag never changes). Loading it and its prefix set costs every
+    ingest call ~10 ms at a few thousand tags; the check costs ~1 ms."""
+    global _vocabulary_cached
+    version = _vocabulary_version()
+    cached = _vocabulary_cached
+    if version is not None and cached is not None and cached[0] == version:
+        return cached[1]
+    vocab = _load_vocabulary()
+    _vocabulary_cached = (version, vocab) if version is not None else None
+    return vocab
+
+
+def _vocabulary_version() -> tuple | None:
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT (count(*), max(id), sum(hashtext(name))) FROM {Tag._meta.db_table}), "
+            f"(SELECT (count(*), max(id), sum(hashtext(alias || ':' || tag_id))) FROM {TagAlias._meta.db_table})"
+        )
+        return cursor.fetchone()
+
+
+def _load_vocabulary() -> Vocabulary:
     vocab = Vocabulary(_default_vocabulary())
     for name in Tag.objects.values_list("name", flat=True):
         vocab[tag_key(name)] = name

@@ -70,24 +70,63 @@ def _is_feature(token: str) -> bool:
     return len(token) >= 2 and token not in _IGNORED
 
 
+# All 64 bit-sums at once: each token adds weight × (its set bits spread into 64
+# lanes of one big int), so a token costs one C-level multiply-add, not 64 Python ones.
+_SCALE = 1 << 32  # weights as integers: 32 fractional bits
+_LANE = 96  # bits per lane: room for the sum of any number of scaled weights we will see
+_LANE_MASK = (1 << _LANE) - 1
+
+
+# _BYTE_LANES[i][byte]: the lanes of the 8 bits of hash byte i (little-endian) set in ``byte``.
+_BYTE_LANES = tuple(
+    tuple(sum(1 << (_LANE * (8 * i + bit)) for bit in range(8) if (byte >> bit) & 1) for byte in range(256))
+    for i in range(8)
+)
+
+
+@lru_cache(maxsize=65536)
+def _feature_lanes(token: str) -> int:
+    lanes = 0
+    for table, byte in zip(_BYTE_LANES, _feature_hash(token).to_bytes(8, "little")):
+        lanes |= table[byte]
+    return lanes
+
+
+def _float_bit(weighted: list[tuple[float, str]], bit: int) -> bool:
+    # weight × ±1.0 is exactly ±weight, summed in token order: the reference definition.
+    total = 0.0
+    for weight, token in weighted:
+        total += weight * _feature_signs(token)[bit]
+    return total > 0
+
+
 def simhash(tokens: Iterable[str]) -> int:
     """Charikar SimHash of ``tokens`` weighted by frequency × IDF, as a signed
-    int64. Feed it ``shingle_tokens(text)`` (see the module docstring)."""
+    int64. Feed it ``shingle_tokens(text)`` (see the module docstring).
+
+    Bit b is set when the weights of the tokens with hash bit b outweigh the
+    rest. That is decided in integers for all bits at once; a bit too close to
+    call there (within the rounding of the scaled weights, far wider than the
+    float sum's own error) is decided by the float sum in token order, so the
+    value is exactly the plain float loop's and stored hashes stay valid."""
     from .tokenizer import idf_lookup
 
-    counts = Counter(t for t in tokens if _is_feature(t))
-    if not counts:
-        return 0
     idf = idf_lookup()
-    weighted = [(count * idf(token), _feature_signs(token)) for token, count in counts.items()]
+    weighted = [(count * idf(token), token) for token, count in Counter(tokens).items() if _is_feature(token)]
+    if not weighted:
+        return 0
+    acc = 0
+    total = 0
+    for weight, token in weighted:
+        scaled = int(weight * _SCALE)
+        acc += scaled * _feature_lanes(token)
+        total += scaled
+    # Truncation costs < 1 per token in each sum; the float loop's error is ~2^-52 of the total.
+    margin = 4 * len(weighted) + (total >> 24)
     value = 0
     for bit in range(_BITS):
-        # weight × ±1.0 is exactly ±weight, summed in token order as a token-by-token
-        # loop would: the same floats, so stored hashes stay valid.
-        total = 0.0
-        for weight, signs in weighted:
-            total += weight * signs[bit]
-        if total > 0:
+        diff = 2 * ((acc >> (_LANE * bit)) & _LANE_MASK) - total  # ≈ (set − unset) × _SCALE
+        if diff > margin or (diff >= -margin and _float_bit(weighted, bit)):
             value |= 1 << bit
     return _to_signed(value)
 

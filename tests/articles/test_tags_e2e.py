@@ -190,3 +190,28 @@ def test_merging_tags_moves_articles_follows_and_stats(feed_server, client, djan
     assert Article.objects.get(url="https://n.example.cn/5").tags.filter(pk=keep.pk).exists()
     keep.refresh_from_db()
     assert keep.articles_count == 5
+
+
+def test_the_tag_vocabulary_is_reused_until_tags_or_aliases_change():
+    from django.db import transaction
+
+    from articles.tags import tag_get_or_create, tag_vocabulary
+    from articles.text.tagging import tag_key
+
+    first = tag_vocabulary()
+    assert tag_vocabulary() is first  # nothing changed: the same object, no reload
+    tag = tag_get_or_create(name="量子计算")
+    assert tag_vocabulary().get(tag_key("量子计算")) == "量子计算"
+    Tag.objects.filter(pk=tag.pk).update(name="量子芯片")  # an editor's rename, even without signals
+    renamed = tag_vocabulary()
+    assert renamed.get(tag_key("量子芯片")) == renamed.get(tag_key("量子计算")) == "量子芯片"  # the old name: its alias
+    TagAlias.objects.create(alias=tag_key("Quantum"), tag=tag)
+    assert tag_vocabulary().get(tag_key("Quantum")) == "量子芯片"
+    try:
+        with transaction.atomic():
+            tag_get_or_create(name="光子芯片")
+            assert tag_key("光子芯片") in tag_vocabulary()
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    assert tag_key("光子芯片") not in tag_vocabulary()  # a rolled-back tag is not remembered
