@@ -135,10 +135,85 @@ def _tsvector_literal(entries: list[tuple[str, int, str]]) -> str:
     )
 
 
+# "12A", "12B": every position label, made once.
+_POSITION_LABELS = {weight: tuple(f"{p}{weight}" for p in range(_MAX_POSITION + 400)) for weight in "AB"}
+
+
+class _Lexemes:
+    """Lexeme → its position labels, for an article whose positions only grow (no
+    wrap at _MAX_POSITION): a repeated position can only be the last one taken,
+    and the labels come out sorted. What _tsvector_literal makes of the same
+    entries, without the tuples, sets and sorts."""
+
+    def __init__(self) -> None:
+        self.by_lexeme: dict[str, list] = {}  # lexeme → [last position, label, label, …]
+
+    def add(self, lexeme: str, pos: int, labels: tuple[str, ...]) -> None:
+        taken = self.by_lexeme.get(lexeme)
+        if taken is None:
+            if len(lexeme) * 4 > _MAX_LEXEME_BYTES and len(lexeme.encode("utf-8")) > _MAX_LEXEME_BYTES:
+                return
+            self.by_lexeme[lexeme] = [pos, labels[pos]]
+        elif taken[0] != pos and len(taken) <= _MAX_POSITIONS_PER_LEXEME:
+            taken[0] = pos
+            taken.append(labels[pos])
+
+    def grams(self, text: str, pos: int, weight: str) -> int:
+        """_gram_entries of ``text`` from ``pos``; returns the next free position."""
+        labels = _POSITION_LABELS[weight]
+        add, by_lexeme = self.add, self.by_lexeme
+        for run, is_han, joined in _runs(text):
+            if not joined:
+                pos += 1
+            if is_han:
+                size = len(run)
+                if size == 1:
+                    add(run, pos, labels)
+                    pos += 1
+                    continue
+                for i in range(size - 1):  # add(), inlined: most of an article's lexemes are these
+                    gram, at = run[i : i + 2], pos + i
+                    taken = by_lexeme.get(gram)
+                    if taken is None:
+                        by_lexeme[gram] = [at, labels[at]]
+                    elif taken[0] != at and len(taken) <= _MAX_POSITIONS_PER_LEXEME:
+                        taken[0] = at
+                        taken.append(labels[at])
+                add(run[-1], pos + size - 2, labels)
+                pos += size - 1
+            else:
+                add(run, pos, labels)
+                parts = _ALNUM_PART_RE.findall(run)
+                if len(parts) > 1:
+                    for part in parts:
+                        add(part, pos, labels)
+                pos += 1
+        return pos
+
+    def literal(self) -> str:
+        return " ".join(
+            (f"'{lexeme}':" if "'" not in lexeme and "\\" not in lexeme else _quote(lexeme) + ":") + ",".join(taken[1:])
+            for lexeme, taken in self.by_lexeme.items()
+        )
+
+
 def build_vector(*, title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> str:
     """The tsvector literal for an article (see the module docstring)."""
+    body_text = body_text[:MAX_INDEX_CHARS]
+    # A run of n characters moves the position by at most n, a gap (one or more characters) by one, a token by one.
+    if len(title) + len(body_text) + len(title_tokens) + len(body_tokens) + 16 < _MAX_POSITION:
+        lexemes = _Lexemes()
+        pos = lexemes.grams(title, 1, "A")
+        pos = lexemes.grams(body_text, pos + 2, "B") + 2
+        for weight, tokens in (("A", title_tokens), ("B", body_tokens)):
+            labels = _POSITION_LABELS[weight]
+            for token in tokens:
+                if token:
+                    lexemes.add(token, pos, labels)
+                    pos += 1
+        return lexemes.literal()
     entries, pos = _gram_entries(title, 1, "A")
-    body_entries, pos = _gram_entries(body_text[:MAX_INDEX_CHARS], pos + 2, "B")
+    body_entries, pos = _gram_entries(body_text, pos + 2, "B")
     entries += body_entries
     pos += 2
     for weight, tokens in (("A", title_tokens), ("B", body_tokens)):
