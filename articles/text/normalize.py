@@ -93,6 +93,26 @@ def to_simplified(text: str) -> str:
     return "".join(parts)
 
 
+# A private-use character: in no OpenCC dictionary entry, so a phrase match ends
+# at it exactly as at the end of a separate call.
+_SEPARATOR = "\ue000"
+
+
+def to_simplified_many(texts: list[str]) -> list[str]:
+    """``to_simplified`` of each text, in one OpenCC call for all of them (an
+    article's text nodes: one call each cost more than the conversion)."""
+    todo = [i for i, text in enumerate(texts) if text and not text.isascii()]
+    if len(todo) < 2 or any(_SEPARATOR in texts[i] for i in todo):
+        return [to_simplified(text) for text in texts]
+    parts = to_simplified(_SEPARATOR.join(texts[i] for i in todo)).split(_SEPARATOR)
+    if len(parts) != len(todo):  # never expected; separate calls are always right
+        return [to_simplified(text) for text in texts]
+    out = list(texts)
+    for i, part in zip(todo, parts):
+        out[i] = part
+    return out
+
+
 # --- width and whitespace ---------------------------------------------------
 
 # Chinese full-width punctuation that belongs in Chinese prose: left alone.
@@ -161,8 +181,8 @@ def normalize_title(title: str, *, convert_traditional: bool = True) -> str:
 _VERBATIM_TAGS = frozenset({"pre", "code"})
 
 
-def _normalize_fragment_text(text: str, convert_traditional: bool) -> str:
-    text = _convert(text, convert_traditional)
+def _finish_fragment_text(text: str) -> str:
+    """A text node's normalization after the pinyin strip and t2s (normalize_html)."""
     text = _widths(text)
     text = _WRAP_BETWEEN_HAN_RE.sub("", text)
     # Inside HTML a newline renders as a space: collapse every whitespace run
@@ -207,6 +227,7 @@ def normalize_html(html: str, *, convert_traditional: bool = True) -> str:
     if not html or not html.strip():
         return ""
     root = lxml_html.fragment_fromstring(html, create_parent="div")
+    prose: list[tuple[etree._Element, str, str]] = []  # (element, "text" | "tail", pinyin-stripped text)
     for el in root.iter():
         if not isinstance(el.tag, str):
             continue
@@ -214,29 +235,32 @@ def normalize_html(html: str, *, convert_traditional: bool = True) -> str:
         if el.text:
             if el.text.isspace() and not verbatim and el.tag in _WS_INSIGNIFICANT and len(el):
                 el.text = None
+            elif verbatim:
+                el.text = el.text.translate(_ZERO_WIDTH)
             else:
-                el.text = _node_text(el.text, verbatim, convert_traditional)
+                prose.append((el, "text", strip_pinyin(el.text)))
         parent = el.getparent()
         if parent is not None and el.tail:
             parent_verbatim = _in_verbatim(parent)
             if el.tail.isspace() and not parent_verbatim and parent.tag in _WS_INSIGNIFICANT and _is_block(el):
                 el.tail = None
+            elif parent_verbatim:
+                el.tail = el.tail.translate(_ZERO_WIDTH)
             else:
-                el.tail = _node_text(el.tail, parent_verbatim, convert_traditional)
+                prose.append((el, "tail", strip_pinyin(el.tail)))
         alt = el.get("alt") if el.tag == "img" else None
         if alt:
             el.set("alt", normalize_title(alt, convert_traditional=convert_traditional))
+    texts = [text for _, _, text in prose]
+    if convert_traditional:
+        texts = to_simplified_many(texts)
+    for (el, slot, _), text in zip(prose, texts):
+        setattr(el, slot, _finish_fragment_text(text))
     out = serialize_children(root)
     return _trim_block_edges(out)
 
 
 _ZERO_WIDTH = {c: None for c in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)}
-
-
-def _node_text(text: str, verbatim: bool, convert_traditional: bool) -> str:
-    if verbatim:
-        return text.translate(_ZERO_WIDTH)
-    return _normalize_fragment_text(text, convert_traditional)
 
 
 # Spaces left at the inside edges of block elements by whitespace collapsing.

@@ -74,7 +74,6 @@ def _is_feature(token: str) -> bool:
 # lanes of one big int), so a token costs one C-level multiply-add, not 64 Python ones.
 _SCALE = 1 << 32  # weights as integers: 32 fractional bits
 _LANE = 96  # bits per lane: room for the sum of any number of scaled weights we will see
-_LANE_MASK = (1 << _LANE) - 1
 
 
 # _BYTE_LANES[i][byte]: the lanes of the 8 bits of hash byte i (little-endian) set in ``byte``.
@@ -124,8 +123,10 @@ def simhash(tokens: Iterable[str]) -> int:
     # Truncation costs < 1 per token in each sum; the float loop's error is ~2^-52 of the total.
     margin = 4 * len(weighted) + (total >> 24)
     value = 0
+    lanes = acc.to_bytes(_LANE * _BITS // 8, "little")  # one conversion, not 64 shifts of a 6,144-bit int
+    width = _LANE // 8
     for bit in range(_BITS):
-        diff = 2 * ((acc >> (_LANE * bit)) & _LANE_MASK) - total  # ≈ (set − unset) × _SCALE
+        diff = 2 * int.from_bytes(lanes[bit * width : (bit + 1) * width], "little") - total  # ≈ (set − unset) × _SCALE
         if diff > margin or (diff >= -margin and _float_bit(weighted, bit)):
             value |= 1 << bit
     return _to_signed(value)
