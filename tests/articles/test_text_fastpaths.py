@@ -114,3 +114,13 @@ def test_search_vectors_match_the_straightforward_builder(text):
     fields = {"title": "英伟达 Blackwell 推理芯片：It's here", "body_text": text,
               "title_tokens": search_tokens("英伟达 Blackwell 推理芯片：It's here"), "body_tokens": search_tokens(text)}
     assert build_vector(**fields) == _reference_vector(**fields)
+
+
+def test_one_opencc_call_for_many_texts_converts_each_as_its_own_call_would():
+    from articles.text.normalize import to_simplified, to_simplified_many
+
+    texts = ["系統消息：", "昇騰處理器", "", "Open Source", "軟", "體開發", "乾隆皇帝看著這個軟體", "\ue000已有分隔符"]
+    assert to_simplified_many(texts) == [to_simplified(t) for t in texts]
+    assert to_simplified_many(texts[:-1]) == [to_simplified(t) for t in texts[:-1]]
+    # Text nodes are converted apart: 軟|體 is not the phrase 軟體 across two nodes.
+    assert to_simplified_many(["軟", "體"]) == [to_simplified("軟"), to_simplified("體")]
