@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property, lru_cache
 
-from .normalize import strip_pinyin, to_simplified
+from .normalize import strip_pinyin, to_simplified, to_simplified_many
 from .tokenizer import segment
 
 __all__ = ["DEFAULT_ALIASES", "Vocabulary", "build_vocabulary", "normalize_tag_name", "suggest_tags", "tag_key"]
@@ -92,19 +92,48 @@ def normalize_tag_name(name: str) -> str:
     spaces collapsed, decoration (#, 【】, quotes) stripped; case is kept."""
     if not name:
         return ""
-    text = unicodedata.normalize("NFKC", name)
-    text = to_simplified(strip_pinyin(text))
-    text = " ".join(text.split()).strip(_STRIP_EDGES)
-    return text[:100]
+    return _display_form(to_simplified(_before_t2s(name)))
 
 
-@lru_cache(maxsize=8192)
-@lru_cache(maxsize=65536)
+def _before_t2s(name: str) -> str:
+    return strip_pinyin(unicodedata.normalize("NFKC", name))
+
+
+def _display_form(simplified: str) -> str:
+    return " ".join(simplified.split()).strip(_STRIP_EDGES)[:100]
+
+
+# tag_key answers, per process: every ingest keys the whole tag vocabulary and
+# every token of every article, and the answer for a string never changes.
+_KEYS: dict[str, str] = {}
+_KEYS_MAX = 200_000
+
+
 def tag_key(name: str) -> str:
     """Case-folded match key of a (possibly raw) name: NVIDIA/nvidia/Ｎｖｉｄｉａ
-    share one; 英伟达 has its own (an alias joins them). Cached: every ingest
-    keys the whole tag vocabulary, and the answer for a string never changes."""
-    return _KEY_DROP_RE.sub("", normalize_tag_name(name).casefold())
+    share one; 英伟达 has its own (an alias joins them)."""
+    key = _KEYS.get(name)
+    if key is None:
+        key = _remember_key(name, _KEY_DROP_RE.sub("", normalize_tag_name(name).casefold()))
+    return key
+
+
+def tag_keys(names: list[str]) -> list[str]:
+    """``tag_key`` of each name: the names not keyed yet share one OpenCC call
+    (an article's new words, one call each, cost more than the conversion)."""
+    missing = [name for name in dict.fromkeys(names) if name and name not in _KEYS]
+    if len(missing) > 1:
+        for name, simplified in zip(missing, to_simplified_many([_before_t2s(n) for n in missing])):
+            _remember_key(name, _KEY_DROP_RE.sub("", _display_form(simplified).casefold()))
+    keys = _KEYS
+    return [keys[name] if name in keys else tag_key(name) for name in names]
+
+
+def _remember_key(name: str, key: str) -> str:
+    if len(_KEYS) >= _KEYS_MAX:
+        _KEYS.clear()
+    _KEYS[name] = key
+    return key
 
 
 class Vocabulary(dict):
@@ -164,7 +193,7 @@ def _inner_matches(token: str, vocabulary: Mapping[str, str]) -> list[str]:
 
 def _matches(tokens: list[str], vocabulary: Mapping[str, str]) -> list[str]:
     """Canonical names for the longest vocabulary run starting at each token."""
-    keys = [tag_key(t) for t in tokens]
+    keys = tag_keys(tokens)
     longest = _longest_by_prefix if isinstance(vocabulary, Vocabulary) else _longest
     found: list[str] = []
     i = 0
