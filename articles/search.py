@@ -212,6 +212,13 @@ def build_vector(*, title: str, body_text: str, title_tokens: list[str], body_to
                     lexemes.add(token, pos, labels)
                     pos += 1
         return lexemes.literal()
+    return _vector_by_entries(title=title, body_text=body_text, title_tokens=title_tokens, body_tokens=body_tokens)
+
+
+def _vector_by_entries(*, title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> str:
+    """The general builder (positions may wrap at _MAX_POSITION): every gram an
+    entry, positions gathered per lexeme, deduplicated and sorted."""
+    body_text = body_text[:MAX_INDEX_CHARS]
     entries, pos = _gram_entries(title, 1, "A")
     body_entries, pos = _gram_entries(body_text, pos + 2, "B")
     entries += body_entries
