@@ -144,3 +144,21 @@ def page_text(html: str | bytes) -> str:
     for tag in soup(["script", "style"]):
         tag.decompose()
     return _re.sub(r"\s+", " ", soup.get_text(" ")).strip()
+
+
+def card_ids(html: str | bytes) -> list[int]:
+    """The articles a list page shows, in order: the ids its cards link to."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    return [int(a["href"].split("/")[2]) for a in soup.select("li.card .card-title a")]
+
+
+def card_times(html: str | bytes) -> list:
+    """The publish times (their <time datetime> attributes) of a list page's cards, in order."""
+    from datetime import datetime
+
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    return [datetime.fromisoformat(t["datetime"]) for t in soup.select("li.card p.meta time")]

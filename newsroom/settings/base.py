@@ -55,18 +55,31 @@ WSGI_APPLICATION = "newsroom.wsgi.application"
 
 TEMPLATES = [
     {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # The site's own pages (templates/**): Jinja2, see newsroom/jinja2.py.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {
+            "environment": "newsroom.jinja2.environment",
+            "context_processors": [
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "articles.context_processors.site",
+            ],
+        },
+    },
+    {
+        # django.contrib.admin's templates.
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "articles.context_processors.site",
             ],
         },
-    }
+    },
 ]
 
 DATABASES = {
@@ -80,6 +93,15 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 IS_POSTGRES = "postgresql" in DATABASES["default"]["ENGINE"]
+# The article page's query is a prepared statement, planned once per connection (planning
+# it cost PostgreSQL four times running it). Off behind a pooler that cannot keep prepared
+# statements per client (PgBouncer in transaction mode before 1.21).
+NEWSROOM_DB_PREPARED = IS_POSTGRES and env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+if NEWSROOM_DB_PREPARED:
+    # Let psycopg keep prepared statements (Django turns them off). Django's own queries bind
+    # their parameters client-side, which psycopg never prepares: only a server-binding cursor
+    # that asks for it is (articles.selectors.article_page).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,18 +1,28 @@
-"""Reader-page filters: highlight the words a card shares with the article / query."""
+"""What the reader templates call (registered in newsroom.jinja2, with
+articles.fragments.hot_sidebar): counts, highlighted titles and search
+snippets, stable page URLs and read counts that stay live on cached pages."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from django import template
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
+from django.http import HttpRequest
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
+from articles.text import formatting
 from articles.text.sanitize import html_to_text
-
-register = template.Library()
 
 SNIPPET_BEFORE = 40
 SNIPPET_LENGTH = 140
+
+
+_zh_count_int = lru_cache(maxsize=4096)(formatting.zh_count)
+
+
+def zh_count(value: object) -> str:
+    """formatting.zh_count (1.2万), remembered for whole numbers: a page shows a few dozen counts."""
+    return _zh_count_int(value) if type(value) is int else formatting.zh_count(value)
 
 
 def _pattern(words) -> re.Pattern[str] | None:
@@ -35,14 +45,12 @@ def _mark(text: str, pattern: re.Pattern[str] | None) -> str:
     return "".join(out)
 
 
-@register.filter
-def highlight_words(text: str, words) -> str:
+def highlight_words(text: str, words) -> SafeString:
     """Escape `text`, then wrap each occurrence of the given words in <b> (longest first, any case)."""
     return mark_safe(_mark(str(text or ""), _pattern(words)))
 
 
-@register.filter
-def search_snippet(article, words) -> str:
+def search_snippet(article, words) -> SafeString:
     """A short passage of the article around its first match, matches in <b>;
     the summary when the match is only in the title."""
     pattern = _pattern(words)
@@ -57,11 +65,9 @@ def search_snippet(article, words) -> str:
     return mark_safe(("…" if start else "") + snippet + ("…" if end < len(text) else ""))
 
 
-@register.simple_tag(takes_context=True)
-def canonical_url(context, keep: str = "page") -> str:
+def canonical_url(request: HttpRequest | None, keep: str = "page") -> str:
     """The page's absolute URL with only the parameters that change its content
     (``keep``, space-separated); page=1 is the bare URL, so every page has one address."""
-    request = context.get("request")
     if request is None:
         return ""
     params = request.GET.copy()
@@ -74,11 +80,9 @@ def canonical_url(context, keep: str = "page") -> str:
     return request.build_absolute_uri(request.path) + (f"?{query}" if query else "")
 
 
-@register.simple_tag(takes_context=True)
-def page_url(context, number) -> str:
+def page_url(request: HttpRequest, number) -> str:
     """This page's URL at page ``number``, every other parameter kept (search
     filters); page 1 has no page parameter, so each page has one stable address."""
-    request = context["request"]
     params = request.GET.copy()
     params.pop("page", None)
     if int(number) > 1:
@@ -87,23 +91,10 @@ def page_url(context, number) -> str:
     return request.path + (f"?{query}" if query else "")
 
 
-@register.simple_tag
-def reads(article) -> str:
+def reads(article) -> SafeString:
     """A read count that stays live on cached pages (see articles.pagecache)."""
-    from django.utils.html import format_html
-
-    from articles.text.formatting import zh_count
-
     total = getattr(article, "read_total", None)
     if total is None:
         total = article.read_count
     return format_html('<span class="reads" data-reads="{}" data-base="{}">{}</span>', article.pk, article.read_count,
                        zh_count(total))
-
-
-@register.simple_tag(takes_context=True)
-def hot_sidebar(context, limit: int = 8):
-    """The shared 热点推荐 sidebar (cached fragment, live read counts)."""
-    from articles.fragments import hot_sidebar as render_hot
-
-    return render_hot(limit, context.get("request"))
