@@ -64,6 +64,27 @@ end
 """
 _RECORD_READ_LUA = COUNT_READ_LUA + "return count_read(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])"
 
+# The reads of these articles still in Redis (pending, or being flushed) as "id:n,…", only
+# those with any: what a page adds to the stored counts it was rendered with. Shared by
+# the page cache's scripts (articles.pagecache), read back with parse_moved_reads.
+PENDING_READS_LUA = """
+local function pending_reads(ids, pending_key, flushing_key)
+  if #ids == 0 then return '' end
+  local pending = redis.call('HMGET', pending_key, unpack(ids))
+  local flushing = redis.call('HMGET', flushing_key, unpack(ids))
+  local moved = {}
+  for i, id in ipairs(ids) do
+    local n = (tonumber(pending[i]) or 0) + (tonumber(flushing[i]) or 0)
+    if n > 0 then moved[#moved + 1] = id .. ':' .. n end
+  end
+  return table.concat(moved, ',')
+end
+"""
+
+
+def parse_moved_reads(moved: bytes) -> dict[int, int]:
+    return {int(aid): int(n) for aid, _, n in (pair.partition(b":") for pair in moved.split(b",") if pair)}
+
 
 @lru_cache(maxsize=None)
 def lua_script(source: str):

@@ -15,6 +15,11 @@ before the session, auth, CSRF and message middleware run: a cached page is
 the same for every anonymous reader, so none of them has anything to add.
 Requests with a session or pending flash messages never touch the cache.
 
+A miss is two: the lookup also brings the shared fragment the page shows (the
+热点推荐 sidebar, `articles.fragments`), the view renders with stored counts
+(`fills_reads`), and one more script counts the reader's read, stores the page
+and returns the pending counts, filled in as on a hit.
+
 Only with Redis: the embedded default (file cache, counts written straight to
 the database) does not cache pages.
 """
@@ -23,17 +28,17 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_vary_headers, set_response_etag
 
-from articles import counters
+from articles import counters, fragments
 from articles.cache import GENERATION_KEY
-from articles.text.formatting import zh_count
+from articles.templating import zh_count
 from articles.visitors import VISITOR_COOKIE, visitor_for, with_visitor_cookie
 
 TTL_SECONDS = 300
@@ -45,14 +50,18 @@ _READS = re.compile(rb'data-reads="(\d+)" data-base="(\d+)">[^<]*<')
 _KEPT_HEADERS = ("Content-Type", "Content-Language", "Vary")
 
 # KEYS: generation, flush epoch, pending reads, flushing reads.
-# ARGV: path hash, visitor ("" = count nothing), hot bucket key, read window s, hot bucket ttl s.
-# Returns {generation, epoch} on a miss, {generation, epoch, entry, "id:reads,…"} on a hit
-# (the reads still pending in Redis for the articles on the page, only those with any).
-_LOOKUP = counters.COUNT_READ_LUA + """
+# ARGV: path hash, visitor ("" = count nothing), hot bucket key, read window s, hot bucket ttl s,
+#       shared fragment to bring on a miss ("" = none).
+# Returns {generation, epoch, false, fragment or false} on a miss, {generation, epoch, entry,
+# "id:reads,…"} on a hit (the reads still pending in Redis for the articles on the page).
+_LOOKUP = counters.COUNT_READ_LUA + counters.PENDING_READS_LUA + """
 local gen = redis.call('GET', KEYS[1]) or '1'
 local epoch = redis.call('GET', KEYS[2]) or '0'
 local entry = redis.call('GET', 'nr:page:' .. gen .. ':' .. epoch .. ':' .. ARGV[1])
-if not entry then return {gen, epoch} end
+if not entry then
+  if ARGV[6] == '' then return {gen, epoch} end
+  return {gen, epoch, false, redis.call('GET', '""" + fragments.FRAGMENT_PREFIX + """' .. ARGV[6] .. ':' .. gen .. ':' .. epoch)}
+end
 local head = string.sub(entry, 1, (string.find(entry, '\\n', 1, true) or 1) - 1)
 local read_id = string.match(head, '^(%d*)|')
 if read_id and read_id ~= '' and ARGV[2] ~= '' then
@@ -61,15 +70,18 @@ end
 local ids = {}
 local list = string.match(head, '^%d*|([%d,]*)|') or ''
 for id in string.gmatch(list, '%d+') do ids[#ids + 1] = id end
-if #ids == 0 then return {gen, epoch, entry, ''} end
-local pending = redis.call('HMGET', KEYS[3], unpack(ids))
-local flushing = redis.call('HMGET', KEYS[4], unpack(ids))
-local moved = {}
-for i, id in ipairs(ids) do
-  local n = (tonumber(pending[i]) or 0) + (tonumber(flushing[i]) or 0)
-  if n > 0 then moved[#moved + 1] = id .. ':' .. n end
-end
-return {gen, epoch, entry, table.concat(moved, ',')}
+return {gen, epoch, entry, pending_reads(ids, KEYS[3], KEYS[4])}
+"""
+
+# After a miss: count the read, store the page, and the pending reads of the articles on it.
+# KEYS: pending reads, flushing reads, page key.
+# ARGV: read id ("" = none), visitor, hot bucket key, read window s, hot bucket ttl s,
+#       entry ("" = do not store), page ttl s, then the ids of the articles on the page.
+# (The page first: a script that fails half-way has counted nothing, so the read can go to the database.)
+_FINISH = counters.COUNT_READ_LUA + counters.PENDING_READS_LUA + """
+if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7]) end
+if ARGV[1] ~= '' then count_read(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]) end
+return pending_reads({unpack(ARGV, 8)}, KEYS[1], KEYS[2])
 """
 
 
@@ -79,12 +91,14 @@ def enabled() -> bool:
 
 @dataclass
 class Lookup:
-    """What one cache lookup learned: the keys a miss stores under, or the hit itself."""
+    """What one cache lookup learned: the keys a miss stores under (and the shared
+    fragment it brought, by name: None if not stored yet), or the hit itself."""
 
     generation: str
     epoch: str
     path_hash: str
     response: HttpResponse | None = None
+    fragments: dict[str, bytes | None] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -98,19 +112,28 @@ def _path_hash(request: HttpRequest) -> str:
 def lookup(request: HttpRequest, visitor: str = "") -> Lookup | None:
     """One round trip; None when Redis is unreachable (the page is rendered uncached)."""
     path_hash = _path_hash(request)
-    now = time.time()
-    hot_key = counters.hot_key(now)
+    fragment = fragments.shown_on(request.path_info)
     try:
         reply = counters.lua_script(_LOOKUP)(
             keys=[GENERATION_KEY, counters.EPOCH_KEY, counters.PENDING_KEY, counters.FLUSHING_KEY],
-            args=[path_hash, visitor, hot_key, counters.READ_WINDOW_SECONDS, counters.HOT_BUCKET_TTL],
+            args=[path_hash, visitor, counters.hot_key(time.time()), counters.READ_WINDOW_SECONDS,
+                  counters.HOT_BUCKET_TTL, fragment],
         )
     except Exception:
         return None
     found = Lookup(generation=reply[0].decode(), epoch=reply[1].decode(), path_hash=path_hash)
-    if len(reply) > 2:
+    if len(reply) > 2 and reply[2] is not None:
         found.response = _respond(reply[2], reply[3])
+    elif fragment:
+        found.fragments[fragment] = reply[3] if len(reply) > 3 else None
     return found
+
+
+def fills_reads(request: HttpRequest | None) -> bool:
+    """Whether PageCacheMiddleware fills in this page's read counts after the view
+    (``finish``): the view then renders stored counts and asks Redis for nothing."""
+    return (request is not None and getattr(request, "page_cache_lookup", None) is not None
+            and getattr(request, "page_cache", None) is not None)
 
 
 def _fill(content: bytes, extra: dict[int, int]) -> bytes:
@@ -122,16 +145,20 @@ def _fill(content: bytes, extra: dict[int, int]) -> bytes:
     return _READS.sub(fill, content)
 
 
+def _ids(content: bytes) -> list[bytes]:
+    return list(dict.fromkeys(m.group(1) for m in _READS.finditer(content)))
+
+
 def refill_reads(content: bytes) -> bytes:
     """Read counts of a stored fragment brought up to date (stored + pending in Redis)."""
-    ids = list(dict.fromkeys(int(m.group(1)) for m in _READS.finditer(content)))
+    ids = [int(aid) for aid in _ids(content)]
     return _fill(content, counters.pending_reads(ids)) if ids else content
 
 
 def _respond(entry: bytes, moved: bytes) -> HttpResponse:
     head, _, content = entry.partition(b"\n")
     _read_id, id_list, view, *headers = head.decode("utf-8").split("|")
-    extra = {int(aid): int(n) for aid, _, n in (pair.partition(b":") for pair in moved.split(b",") if pair)}
+    extra = counters.parse_moved_reads(moved)
     # No reads pending for any article on the page: its counts are still the ones it was stored with.
     response = HttpResponse(_fill(content, extra) if extra else content)
     for name, value in zip(_KEPT_HEADERS, headers):
@@ -141,25 +168,49 @@ def _respond(entry: bytes, moved: bytes) -> HttpResponse:
     return response
 
 
-def store(request: HttpRequest, response: HttpResponse, found: Lookup, *, read_id: int | None = None,
-          view: str = "") -> None:
-    """Keep a rendered page unless it is personal (a CSRF token, cookies it set besides
-    the anonymous visitor id). ``read_id``: the article a hit counts a read for."""
-    if (
-        response.status_code != 200
-        or response.streaming
-        or request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
-        or any(name != VISITOR_COOKIE for name in response.cookies)
-    ):
+def _storable(request: HttpRequest, response: HttpResponse) -> bool:
+    """Not personal: no CSRF token, no cookies set besides the anonymous visitor id."""
+    return (
+        response.status_code == 200
+        and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+        and all(name == VISITOR_COOKIE for name in response.cookies)
+    )
+
+
+def finish(request: HttpRequest, response: HttpResponse, found: Lookup, visitor: str, *,
+           read_id: int | None = None, view: str = "") -> None:
+    """After a miss, one round trip: count the reader's read of ``read_id`` (the
+    article a hit counts a read for), keep the page unless it is personal, and
+    fill in the read counts the view rendered at their stored values."""
+    if response.streaming:
         return
     content = response.content
-    ids = list(dict.fromkeys(m.group(1).decode() for m in _READS.finditer(content)))
-    headers = [str(response.get(name, "")).replace("|", "").replace("\n", "") for name in _KEPT_HEADERS]
-    head = "|".join([str(read_id or ""), ",".join(ids), view, *headers])
+    ids = _ids(content)
+    entry = b""
+    if _storable(request, response):
+        headers = [str(response.get(name, "")).replace("|", "").replace("\n", "") for name in _KEPT_HEADERS]
+        head = "|".join([str(read_id or ""), b",".join(ids).decode(), view, *headers])
+        entry = head.encode("utf-8") + b"\n" + content
+    if not (read_id or entry or ids):
+        return
     try:
-        counters.redis_client().set(found.key, head.encode("utf-8") + b"\n" + content, ex=TTL_SECONDS)
-    except Exception:
-        pass
+        moved = counters.lua_script(_FINISH)(
+            keys=[counters.PENDING_KEY, counters.FLUSHING_KEY, found.key],
+            args=[read_id or "", visitor, counters.hot_key(time.time()), counters.READ_WINDOW_SECONDS,
+                  counters.HOT_BUCKET_TTL, entry, TTL_SECONDS, *ids],
+        )
+        extra = counters.parse_moved_reads(moved)
+    except Exception:  # Redis went away since the lookup: the read goes to the database, nothing is kept
+        extra = counters.pending_reads([int(aid) for aid in ids])
+        if read_id and counters.record_read(read_id, visitor) == counters.STORED:
+            extra[read_id] = extra.get(read_id, 0) + 1
+    if extra:
+        response.content = _fill(content, extra)
+        if response.has_header("Content-Length"):
+            response["Content-Length"] = str(len(response.content))
+        if response.has_header("ETag"):
+            del response["ETag"]
+            set_response_etag(response)
 
 
 def cacheable_request(request: HttpRequest) -> bool:
@@ -177,7 +228,8 @@ class PageCacheMiddleware:
     """Serves cached pages to anonymous readers before the per-user middleware
     runs, and stores what the views below render for them. A view takes part by
     being wrapped in ``cached_page`` (which sets ``request.page_cache``, a dict where
-    the article view puts the ``read_id`` a hit counts a read for)."""
+    the article view puts the ``read_id`` a hit counts a read for); it then leaves
+    read counts to the middleware (``fills_reads``)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -192,10 +244,10 @@ class PageCacheMiddleware:
         request.page_cache_lookup = found
         response = self.get_response(request)
         patch_vary_headers(response, ("Cookie",))  # signed-in readers get their own page
-        options = getattr(request, "page_cache", None)
-        if found is not None and options is not None:
+        if fills_reads(request):
             match = getattr(request, "resolver_match", None)
-            store(request, response, found, read_id=options.get("read_id"), view=match.view_name if match else "")
+            finish(request, response, found, visitor, read_id=request.page_cache.get("read_id"),
+                   view=match.view_name if match else "")
         return response
 
 

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime
 
+import psycopg
+from django.conf import settings
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
@@ -38,9 +41,7 @@ def attach_tags(articles: list[Article]) -> list[Article]:
         rows = (TaggedArticle.objects.filter(content_object_id__in=list(by_article)).order_by("id")
                 .values_list("content_object_id", "tag_id", "tag__name", "tag__slug"))
         for article_id, tag_id, name, slug in rows:
-            tag = Tag(id=tag_id, name=name, slug=slug)
-            tag._state.adding, tag._state.db = False, "default"
-            by_article[article_id].append(tag)
+            by_article[article_id].append(_from_db(Tag, ("id", "name", "slug"), (tag_id, name, slug)))
     for article in articles:
         cached = Tag.objects.all()
         cached._result_cache, cached._prefetch_done = by_article[article.pk], True
@@ -50,18 +51,21 @@ def attach_tags(articles: list[Article]) -> list[Article]:
     return articles
 
 
-def with_pending_reads(articles) -> list:
-    """Set ``read_total`` = stored read count + reads still waiting in Redis (one HMGET)."""
+def with_pending_reads(articles, live: bool = True) -> list:
+    """Set ``read_total`` = stored read count + reads still waiting in Redis (one HMGET).
+    ``live=False``: the stored count only, for a page whose counts are filled in after
+    it is rendered (articles.pagecache.fills_reads)."""
     articles = list(articles)
-    pending = counters.pending_reads([a.pk for a in articles])
+    pending = counters.pending_reads([a.pk for a in articles]) if live else {}
     for a in articles:
         a.read_total = a.read_count + pending.get(a.pk, 0)
     return articles
 
 
-def hot_articles(hours: int, limit: int = 10, *, cards: bool = False) -> list[Article]:
+def hot_articles(hours: int, limit: int = 10, *, cards: bool = False, live: bool = True) -> list[Article]:
     """热点推荐: hottest by reads (+ bookmarks) in the window; stored read counts when the window is quiet.
-    ``cards``: full list cards (source and tags joined); else just titles for a sidebar."""
+    ``cards``: full list cards (source and tags joined); else just titles for a sidebar.
+    ``live``: as for with_pending_reads."""
     ids = counters.hot_article_ids(hours, limit)
     qs = Article.objects.published().filter(pk__in=ids)
     qs = qs.for_list() if cards else qs.only("id", "title", "read_count", "published_at")
@@ -72,7 +76,8 @@ def hot_articles(hours: int, limit: int = 10, *, cards: bool = False) -> list[Ar
         if not cards:
             fallback = fallback.prefetch_related(None).select_related(None).only("id", "title", "read_count", "published_at")
         hot = list(fallback[:limit])
-    return attach_tags(with_pending_reads(hot)) if cards else with_pending_reads(hot)
+    hot = with_pending_reads(hot, live)
+    return attach_tags(hot) if cards else hot
 
 
 @dataclass
@@ -92,6 +97,9 @@ _A = ("id", "source_id", "title", "summary", "body", "author", "original_title",
       "story_id")
 _S = ("id", "name", "slug", "followers_count", "article_count")
 _T = ("id", "name", "slug", "followers_count", "articles_count", "views_count")
+_R = ("article_id", "related_id", "score", "shared_words")
+_R_ARTICLE = ("id", "title", "published_at", "read_count", "status")
+_ALSO = ("id", "title", "url", "status")
 # PostgreSQL: the article, its source, tags, 相关推荐 and 同一事件的其他报道 in one round trip.
 _PAGE_SQL = f"""
 SELECT {", ".join("a." + f for f in _A)}, {", ".join("s." + f for f in _S)},
@@ -109,14 +117,44 @@ SELECT {", ".join("a." + f for f in _A)}, {", ".join("s." + f for f in _S)},
               AND (o.id = COALESCE(a.story_id, a.id) OR o.story_id = COALESCE(a.story_id, a.id))
             ORDER BY o.published_at DESC, o.id DESC LIMIT {ALSO_LIMIT}) y)
 FROM articles_article a JOIN feeds_source s ON s.id = a.source_id
-WHERE a.id = %s
+WHERE a.id = %s::bigint
 """
 
 
-def _loaded(obj):
-    obj._state.adding = False
-    obj._state.db = "default"
-    return obj
+class _PreparedCursor(psycopg.Cursor):
+    """Server-side binding, the statement prepared on first use: planning the page
+    query costs PostgreSQL about four times what running it does, so each database
+    connection plans it once (psycopg names and tracks the statement per connection)."""
+
+    def execute(self, query, params=None, **kwargs):
+        return super().execute(query, params, prepare=True, **kwargs)
+
+
+def _prepared(cursor):
+    """Django's cursor (health check, query log, execute wrappers) with a _PreparedCursor inside."""
+    inner, raw = cursor.cursor, _PreparedCursor(connection.connection)
+    tz_loader = inner.adapters.get_loader(_TIMESTAMPTZ, psycopg.pq.Format.TEXT)
+    if tz_loader is not connection.connection.adapters.get_loader(_TIMESTAMPTZ, psycopg.pq.Format.TEXT):
+        raw.adapters.register_loader(_TIMESTAMPTZ, tz_loader)  # as Django's own cursor reads time zones
+    inner.close()
+    cursor.cursor = raw
+    return cursor
+
+
+_TIMESTAMPTZ = psycopg.adapters.types["timestamptz"].oid
+
+
+@cache
+def _model_order(model, names: tuple[str, ...]) -> tuple[int, ...]:
+    position = {f.attname: i for i, f in enumerate(model._meta.concrete_fields)}
+    return tuple(sorted(range(len(names)), key=lambda i: position[names[i]]))
+
+
+def _from_db(model, names: tuple[str, ...], values):
+    """``model.from_db`` (a loaded instance, the other fields deferred) for ``values``
+    given in ``names`` order; from_db itself wants them in the model's field order."""
+    order = _model_order(model, names)
+    return model.from_db("default", names, [values[i] for i in order])
 
 
 def article_page(pk: int) -> ArticlePage | None:
@@ -131,29 +169,29 @@ def article_page(pk: int) -> ArticlePage | None:
         if article is None:
             return None
         return ArticlePage(article, list(article.tags.all()), related_for(article), also_reported(article))
-    with connection.cursor() as cursor:
+    cursor = connection.cursor()
+    with _prepared(cursor) if settings.NEWSROOM_DB_PREPARED else cursor:
         cursor.execute(_PAGE_SQL, [pk])
         row = cursor.fetchone()
     if row is None:
         return None
+    # Built as the ORM builds rows (Model.from_db): fields the query does not read are deferred.
     n_a, n_s = len(_A), len(_S)
-    article = _loaded(Article(**dict(zip(_A, row[:n_a]))))
-    article.source = _loaded(Source(**dict(zip(_S, row[n_a : n_a + n_s]))))
+    article = _from_db(Article, _A, row[:n_a])
+    article.source = _from_db(Source, _S, row[n_a : n_a + n_s])
     tags_json, related_json, also_json = row[n_a + n_s :]
-    tags = [_loaded(Tag(**dict(zip(_T, t)))) for t in tags_json or []]
-    related = [
-        _loaded(RelatedArticle(
-            article_id=pk, related_id=rid, score=score, shared_words=words,
-            related=_loaded(Article(id=rid, title=title, published_at=datetime.fromisoformat(published),
-                                    read_count=reads, status=Article.Status.PUBLISHED)),
-        ))
-        for rid, title, published, reads, score, words in related_json or []
-    ]
-    also = [
-        _loaded(Article(id=oid, title=title, url=url, status=Article.Status.PUBLISHED,
-                        source=Source(name=name, slug=slug)))
-        for oid, title, url, name, slug in also_json or []
-    ]
+    tags = [_from_db(Tag, _T, t) for t in tags_json or []]
+    related = []
+    for rid, title, published, reads, score, words in related_json or []:
+        link = _from_db(RelatedArticle, _R, (pk, rid, score, words))
+        link.related = _from_db(Article, _R_ARTICLE, (rid, title, datetime.fromisoformat(published), reads,
+                                                      Article.Status.PUBLISHED))
+        related.append(link)
+    also = []
+    for oid, title, url, name, slug in also_json or []:
+        other = _from_db(Article, _ALSO, (oid, title, url, Article.Status.PUBLISHED))
+        other.source = Source(name=name, slug=slug)
+        also.append(other)
     return ArticlePage(article, tags, related, also)
 
 

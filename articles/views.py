@@ -55,7 +55,8 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _list_context(request: HttpRequest, page) -> dict:
-    items = selectors.attach_tags(selectors.with_pending_reads(page.object_list))
+    # Counts as stored when the page cache fills them in after rendering (pagecache.fills_reads).
+    items = selectors.attach_tags(selectors.with_pending_reads(page.object_list, not pagecache.fills_reads(request)))
     return {
         "page_obj": page,
         "articles": items,
@@ -80,7 +81,7 @@ def hot(request: HttpRequest) -> HttpResponse:
     if window not in HOT_WINDOWS:
         raise Http404("无效的时间窗口")
     return render(request, "articles/hot.html", {
-        "articles": selectors.hot_articles(HOT_WINDOWS[window], 30, cards=True),
+        "articles": selectors.hot_articles(HOT_WINDOWS[window], 30, cards=True, live=not pagecache.fills_reads(request)),
         "window": window,
         "windows": [("24h", "24 小时"), ("7d", "7 天")],
     })
@@ -124,9 +125,10 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     article = page.article
     if article.status != Article.Status.PUBLISHED and not request.user.is_staff:
         raise Http404("文章不存在或已下线")
-    if counters.record_read(article.pk, visitor) == counters.STORED:
-        article.read_count += 1  # written straight to the database after this row was loaded
-    selectors.with_pending_reads([article, *(link.related for link in page.related)])  # one HMGET
+    if not pagecache.fills_reads(request):  # else the page cache counts the read and fills in the counts
+        if counters.record_read(article.pk, visitor) == counters.STORED:
+            article.read_count += 1  # written straight to the database after this row was loaded
+        selectors.with_pending_reads([article, *(link.related for link in page.related)])  # one HMGET
     response = render(request, "articles/detail.html", {
         "article": article,
         "tags": page.tags,
@@ -139,7 +141,7 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "comments": selectors.comment_threads(article) if article.comment_count else [],
     })
     if getattr(request, "page_cache", None) is not None:
-        request.page_cache["read_id"] = article.pk  # a cache hit counts the reader's read of this article
+        request.page_cache["read_id"] = article.pk  # the page cache counts the reader's read of this article
     return with_visitor_cookie(request, response, new_cookie)
 
 

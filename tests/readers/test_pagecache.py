@@ -121,3 +121,39 @@ def test_with_redis_unreachable_pages_render_and_reads_go_to_the_database(source
     assert re.search(rf'data-reads="{article.pk}" data-base="1">2<', page.content.decode())
     article.refresh_from_db()
     assert article.read_count == 1
+
+
+@pytest.mark.django_db
+def test_a_miss_is_two_redis_round_trips_with_live_counts(source, monkeypatch):
+    import redis
+
+    read = store(source, "寒武纪发布新芯片", "寒武纪今天发布了新一代云端推理芯片。")
+    fresh = store(source, "昇腾发布新芯片", "昇腾今天发布了新一代推理芯片。")
+    for _ in range(2):  # two readers: the scripts loaded, the 热点推荐 sidebar rendered and kept
+        Client().get(f"/articles/{read.pk}/")
+
+    client = counters.redis_client()
+    calls = []
+    real_command, real_pipeline = type(client).execute_command, redis.client.Pipeline.execute
+
+    def counting(self, *args, **kwargs):
+        calls.append(args[0])
+        return real_command(self, *args, **kwargs)
+
+    def counting_pipeline(self, *args, **kwargs):
+        calls.append("pipeline")
+        return real_pipeline(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(client), "execute_command", counting)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counting_pipeline)
+    page = Client().get(f"/articles/{fresh.pk}/")
+    # The lookup (which brings the sidebar along), then one script: the read, the page, the pending counts.
+    assert len(calls) == 2, calls
+    html = page.content.decode()
+    assert page.status_code == 200 and "昇腾发布新芯片" in page_text(html) and "阅读 1" in page_text(html)
+    sidebar = re.search(r'<ol class="hotlist">(.*?)</ol>', html, re.S).group(1)
+    assert re.search(r"寒武纪发布新芯片 阅读 2", page_text(sidebar)), page_text(sidebar)  # live, not as kept
+    assert page["Content-Length"] == str(len(page.content))  # counts filled in after the page was rendered
+    monkeypatch.undo()
+    # Stored as rendered: the next reader gets it from the cache, with their read.
+    assert "阅读 2" in page_text(Client().get(f"/articles/{fresh.pk}/").content)
