@@ -31,5 +31,5 @@ keywords and queries: rjieba + articles/data/userdict.txt, loaded once per
 process; ``load_user_words`` teaches it tag names at runtime.
 ``sanitize.html_to_text`` gives the plain text (one line per block) that
 steps 5–6 and the search index use. ``formatting`` holds the 1.2万 / 3小时前
-helpers behind the ``zh_format`` template filters.
+helpers behind the ``zh_count`` / ``zh_time`` / ``zh_datetime`` template filters (newsroom/jinja2.py).
 """
