@@ -370,8 +370,8 @@ class Command(BaseCommand):
     def _analyze() -> None:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                for table in ("articles_article", "articles_taggedarticle", "articles_tag", "articles_tagfollow",
-                              "feeds_source", "articles_bookmark"):
+                for table in ("articles_article", "articles_searchdoc", "articles_taggedarticle", "articles_tag",
+                              "articles_tagfollow", "feeds_source", "articles_bookmark"):
                     cursor.execute(f"VACUUM ANALYZE {table}")
 
     def _stats(self) -> None:
