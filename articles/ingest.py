@@ -14,6 +14,7 @@ handful of statements. Related posts are computed off this path
 from __future__ import annotations
 
 import hashlib
+import html as html_lib
 import logging
 import re
 import time
@@ -227,6 +228,7 @@ def _web_url(url: str | None) -> str:
 
 
 _TITLE_KEY_DROP = re.compile(r"[\W_]+")
+_TAG_RE = re.compile(r"<[^>]*>")
 
 
 def _title_key(text: str) -> str:
@@ -239,11 +241,20 @@ def _drop_leading_title(body: str, title: str) -> str:
     key = _title_key(title)
     if not body or len(key) < 4:
         return body
+    if not _text_opens_with(body, key):
+        return body
     doc = LineDoc(body)
     if doc.lines and _title_key(doc.lines[0].text) == key:
         doc.remove(doc.lines[0])
         return doc.html()
     return body
+
+
+def _text_opens_with(body: str, key: str) -> bool:
+    """Whether the body's text (tags dropped), keyed, starts with ``key``. The first
+    line's text opens it: when this is False the first line is not the title, and
+    the body needs no parse."""
+    return _title_key(html_lib.unescape(_TAG_RE.sub("", body))).startswith(key)
 
 
 def _tag_key(name: str) -> str:

@@ -13,6 +13,7 @@ or short lines that are pure reposting boilerplate, are removed.
 """
 from __future__ import annotations
 
+import html as html_lib
 import re
 from dataclasses import dataclass
 
@@ -92,13 +93,25 @@ def _is_boilerplate(text: str) -> bool:
     return len(text) <= _BOILERPLATE_MAX and any(marker in text for marker in _BOILERPLATE_MARKERS)
 
 
+# Anything extract_attribution acts on, looked for in the body's text as a whole
+# (a line's text is a stretch of it, tags dropped, whitespace collapsed).
+_ANY_LABEL_RE = re.compile(rf"(?:{_LABEL_ALT})(?:{_SEP}|/)")
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def _may_attribute(html: str) -> bool:
+    text = html_lib.unescape(_TAG_RE.sub("", html))
+    return bool(_ANY_LABEL_RE.search(text) or _INLINE_BYLINE_RE.search(text)
+                or any(marker in text for marker in _BOILERPLATE_MARKERS))
+
+
 def extract_attribution(html: str) -> Attribution:
     """Pull 原文标题 / 出处 (公众号) / 作者 out of the body and drop the
     attribution and reposting-boilerplate lines. The first value of each
     field wins."""
     result = Attribution(html=html or "")
-    if not html or not html.strip():
-        return result
+    if not html or not html.strip() or not _may_attribute(html):
+        return result  # fast path: no label, byline or boilerplate anywhere in the text
     doc = LineDoc(html)
     wechat_name = origin_text = ""
     removed_any = False

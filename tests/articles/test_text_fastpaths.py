@@ -110,3 +110,29 @@ def test_one_opencc_call_for_many_texts_converts_each_as_its_own_call_would():
     assert to_simplified_many(texts[:-1]) == [to_simplified(t) for t in texts[:-1]]
     # Text nodes are converted apart: 軟|體 is not the phrase 軟體 across two nodes.
     assert to_simplified_many(["軟", "體"]) == [to_simplified("軟"), to_simplified("體")]
+
+
+BODIES = [
+    ("<p><strong>来源</strong>：IT之家</p><p>英伟达发布新芯片，推理性能大幅提升。</p>", "英伟达发布新芯片"),
+    ("<p>原文标题&nbsp;：测试</p><p>正文</p>", "测试标题很长"),
+    ("<table><tr><td>作者</td><td>：张三</td></tr></table><p>正文</p>", ""),
+    ("<p>电子发烧友网报道（文/周明）正文内容</p>", ""),
+    ("<p>转载请注明出处。</p><p>正文</p>", ""),
+    ("<h2>英伟达 发布 <b>新</b>芯片</h2><p>正文</p>", "英伟达发布新芯片"),
+    ("<p>&lt;英伟达&gt;发布新芯片</p><p>正文</p>", "<英伟达>发布新芯片"),
+    ("<p>文中提到的芯片与中文社区。</p><p>正文没有署名</p>", "芯片与中文社区"),
+    ("<p>正文第一段</p><p>英伟达发布新芯片</p>", "英伟达发布新芯片"),
+]
+
+
+@pytest.mark.parametrize("body,title", BODIES)
+def test_attribution_and_title_fast_paths_change_nothing(body, title, monkeypatch):
+    from articles import ingest
+    from articles.text import attribution
+
+    fast = vars(attribution.extract_attribution(body))
+    fast_drop = ingest._drop_leading_title(body, title)
+    monkeypatch.setattr(attribution, "_may_attribute", lambda html: True)
+    monkeypatch.setattr(ingest, "_text_opens_with", lambda body, key: True)
+    assert vars(attribution.extract_attribution(body)) == fast
+    assert ingest._drop_leading_title(body, title) == fast_drop
