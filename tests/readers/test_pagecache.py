@@ -157,3 +157,26 @@ def test_a_miss_is_two_redis_round_trips_with_live_counts(source, monkeypatch):
     monkeypatch.undo()
     # Stored as rendered: the next reader gets it from the cache, with their read.
     assert "阅读 2" in page_text(Client().get(f"/articles/{fresh.pk}/").content)
+
+
+def test_filling_pending_reads_changes_exactly_the_counts_of_articles_with_reads_pending():
+    import re
+
+    from articles.pagecache import _fill
+    from articles.templating import reads, zh_count
+
+    class A:
+        def __init__(self, pk, read_count):
+            self.pk, self.read_count = pk, read_count
+
+    page = ("<p>" + str(reads(A(1, 9_999))) + "</p><ul>" + "".join(f"<li>{reads(A(pk, n))}</li>" for pk, n in
+            ((12, 5), (1, 9_999), (123, 0), (2, 41_000))) + "</ul>").encode()
+    extra = {1: 2, 123: 7, 99: 4, 2: 0}
+
+    def every_count(match):  # the straightforward fill: every count on the page re-rendered
+        aid, base = int(match.group(1)), int(match.group(2))
+        return b'data-reads="%d" data-base="%d">%s<' % (aid, base, zh_count(base + extra.get(aid, 0)).encode())
+
+    expected = re.sub(rb'data-reads="(\d+)" data-base="(\d+)">[^<]*<', every_count, page)
+    assert _fill(page, extra) == expected
+    assert expected.count('data-base="9999">1万<'.encode()) == 2 and b'data-reads="123" data-base="0">7<' in expected
