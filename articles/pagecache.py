@@ -45,7 +45,7 @@ TTL_SECONDS = 300
 PAGE_PREFIX = "nr:page:"
 # The page shapes that may be cached (anonymous GETs); anything else never costs a lookup.
 CACHEABLE_PATH = re.compile(r"^/(?:|hot/|tags/|tags/[^/]+/|sources/[^/]+/|articles/\d+/)$")
-_READS = re.compile(rb'data-reads="(\d+)" data-base="(\d+)">[^<]*<')
+_READS = re.compile(rb'data-reads="(\d+)" data-base="(\d+)">([^<]*)<')
 # Response headers a cached page keeps (security headers are added again on every hit).
 _KEPT_HEADERS = ("Content-Type", "Content-Language", "Vary")
 
@@ -139,8 +139,10 @@ def fills_reads(request: HttpRequest | None) -> bool:
 def _fill(content: bytes, extra: dict[int, int]) -> bytes:
     """Add ``extra`` (reads still in Redis, by article) to the read counts a page
     or fragment was rendered with: pages are kept with their stored counts, so
-    only the articles with reads pending change. (A few searches in C for those
-    ids, not a Python call for every count on the page: this runs on every hit.)"""
+    only the articles with reads pending change. This runs on every hit: for one
+    or two articles a search in C for each, else one pass over the counts."""
+    if len(extra) > 2:
+        return _fill_pass(content, extra)
     for aid, n in extra.items():
         marker = b'data-reads="%d" data-base="' % aid
         at = content.find(marker) if n else -1
@@ -159,6 +161,19 @@ def _fill(content: bytes, extra: dict[int, int]) -> bytes:
         pieces.append(content[last:])
         content = b"".join(pieces)
     return content
+
+
+def _fill_pass(content: bytes, extra: dict[int, int]) -> bytes:
+    pieces, last = [], 0
+    for m in _READS.finditer(content):
+        n = extra.get(int(m.group(1)))
+        if n:
+            pieces += [content[last : m.start(3)], str(zh_count(int(m.group(2)) + n)).encode("utf-8")]
+            last = m.end(3)
+    if not pieces:
+        return content
+    pieces.append(content[last:])
+    return b"".join(pieces)
 
 
 def _ids(content: bytes) -> list[bytes]:
