@@ -14,11 +14,11 @@ handful of statements. Related posts are computed off this path
 from __future__ import annotations
 
 import hashlib
-import html as html_lib
 import logging
 import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -29,7 +29,7 @@ from django.utils import timezone
 from articles import related, search
 from articles.models import Article, SearchDoc, SpamRule, Tag, TaggedArticle, TagRule
 from articles.tags import tag_get_or_create, tag_vocabulary, tags_resolve_many
-from articles.text._blocks import LineDoc
+from articles.text._blocks import LineDoc, markup_text
 from articles.text.attribution import extract_attribution
 from articles.text.normalize import normalize_html, normalize_title
 from articles.text.sanitize import clean_html, html_to_text, text_to_html
@@ -228,7 +228,6 @@ def _web_url(url: str | None) -> str:
 
 
 _TITLE_KEY_DROP = re.compile(r"[\W_]+")
-_TAG_RE = re.compile(r"<[^>]*>")
 
 
 def _title_key(text: str) -> str:
@@ -254,7 +253,7 @@ def _text_opens_with(body: str, key: str) -> bool:
     """Whether the body's text (tags dropped), keyed, starts with ``key``. The first
     line's text opens it: when this is False the first line is not the title, and
     the body needs no parse."""
-    return _title_key(html_lib.unescape(_TAG_RE.sub("", body))).startswith(key)
+    return _title_key(markup_text(body)).startswith(key)
 
 
 def _tag_key(name: str) -> str:

@@ -14,6 +14,16 @@ from dataclasses import dataclass, field
 
 from lxml import etree, html as lxml_html
 
+_MARKUP_RE = re.compile(r"<[^>]*>")
+
+
+def markup_text(html: str) -> str:
+    """The characters a reader sees in sanitized HTML, in order, without parsing:
+    tags dropped, entities decoded. Every line's text (``LineDoc``) is a stretch
+    of it (bar whitespace), so a cheap look here can rule out parsing at all."""
+    return html_lib.unescape(_MARKUP_RE.sub("", html))
+
+
 _BLOCK_TAGS = frozenset(
     {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "pre", "table", "thead", "tbody",
      "tfoot", "tr", "td", "th", "caption", "figure", "figcaption", "hr", "div", "section"}

@@ -13,11 +13,10 @@ or short lines that are pure reposting boilerplate, are removed.
 """
 from __future__ import annotations
 
-import html as html_lib
 import re
 from dataclasses import dataclass
 
-from ._blocks import LineDoc
+from ._blocks import LineDoc, markup_text
 
 __all__ = ["Attribution", "extract_attribution"]
 
@@ -96,11 +95,10 @@ def _is_boilerplate(text: str) -> bool:
 # Anything extract_attribution acts on, looked for in the body's text as a whole
 # (a line's text is a stretch of it, tags dropped, whitespace collapsed).
 _ANY_LABEL_RE = re.compile(rf"(?:{_LABEL_ALT})(?:{_SEP}|/)")
-_TAG_RE = re.compile(r"<[^>]*>")
 
 
 def _may_attribute(html: str) -> bool:
-    text = html_lib.unescape(_TAG_RE.sub("", html))
+    text = markup_text(html)
     return bool(_ANY_LABEL_RE.search(text) or _INLINE_BYLINE_RE.search(text)
                 or any(marker in text for marker in _BOILERPLATE_MARKERS))
 
