@@ -18,8 +18,8 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import timedelta
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -449,13 +449,12 @@ def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: 
 
     story = batch.story(p)
     article = _new_article(source, p, story)
-    fields = [f for f in Article._meta.local_concrete_fields if not f.primary_key]
     query = InsertQuery(Article, on_conflict=OnConflict.IGNORE)
-    query.insert_values(fields, [article])
+    query.insert_values(_insert_fields(), [article])
     [(insert_sql, insert_params)] = query.get_compiler(connection=connection).as_sql()
     published = article.status == Article.Status.PUBLISHED
     tag_ids = sorted({t.pk for t in tags})
-    doc, tagged, tag_table = SearchDoc._meta.db_table, TaggedArticle._meta.db_table, Tag._meta.db_table
+    doc, tagged = SearchDoc._meta.db_table, TaggedArticle._meta.db_table
     parts = [
         f"new AS ({insert_sql} RETURNING id)",
         f"doc AS (INSERT INTO {doc} (article_id, published_at, title, vector) SELECT id, %s, %s, %s::tsvector FROM new)",
@@ -466,9 +465,7 @@ def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: 
                      f"unnest(%s::int[]) AS t ON CONFLICT DO NOTHING)")
         params.append(tag_ids)
     if published and tag_ids:
-        parts.append(f"tag_counts AS (UPDATE {tag_table} SET articles_count = articles_count + 1 WHERE id IN "
-                     f"(SELECT id FROM {tag_table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE) "
-                     f"AND EXISTS (SELECT 1 FROM new))")
+        parts.append(f"tag_counts AS ({_COUNT_TAGGED_SQL} AND EXISTS (SELECT 1 FROM new))")
         params.append(tag_ids)
     if published:
         source_table = type(source)._meta.db_table
@@ -548,16 +545,24 @@ def _count_tagged(tag_ids: list[int]) -> None:
     """articles_count + 1 for each tag, in one statement. The rows are locked in one
     global order (the ORDER BY … FOR NO KEY UPDATE subquery) so workers tagging
     overlapping sets never deadlock."""
-    table = Tag._meta.db_table
     if connection.vendor != "postgresql":
         Tag.objects.filter(pk__in=tag_ids).update(articles_count=F("articles_count") + 1)
         return
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET articles_count = articles_count + 1 WHERE id IN "
-            f"(SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE)",
-            [sorted(tag_ids)],
-        )
+        cursor.execute(_COUNT_TAGGED_SQL, [sorted(tag_ids)])
+
+
+# articles_count + 1 for the tags ANY(%s), their rows locked in id order (used by _insert_new too).
+_COUNT_TAGGED_SQL = (
+    f"UPDATE {Tag._meta.db_table} SET articles_count = articles_count + 1 WHERE id IN "
+    f"(SELECT id FROM {Tag._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE)"
+)
+
+
+@lru_cache(maxsize=1)
+def _insert_fields() -> list:
+    """Article's columns as Model.save inserts them (the primary key comes back)."""
+    return [f for f in Article._meta.local_concrete_fields if not f.primary_key]
 
 
 def _leave_published(article: Article) -> None:

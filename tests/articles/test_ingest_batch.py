@@ -215,3 +215,28 @@ def test_a_row_another_worker_stored_a_moment_ago_is_not_stored_twice(monkeypatc
     assert Article.objects.count() == 1 and SearchDoc.objects.count() == 1
     source.refresh_from_db()
     assert source.article_count == 1 and Tag.objects.get(name="芯片").articles_count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_entry_whose_one_statement_is_a_deadlock_victim_is_retried(monkeypatch):
+    source = _source()
+    real_insert, failures = ingest_module._insert_new, []
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    def insert_once_deadlocked(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            try:
+                raise Deadlock()
+            except Deadlock as cause:
+                raise OperationalError("deadlock detected") from cause
+        return real_insert(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "_insert_new", insert_once_deadlocked)
+    result = ingest(source, [_entry(1, "英伟达发布Blackwell推理芯片", CHIP)])
+    assert failures and (result.new, result.errors) == (1, [])
+    assert Article.objects.count() == SearchDoc.objects.count() == 1
+    source.refresh_from_db()
+    assert source.article_count == 1 and Tag.objects.get(name="芯片").articles_count == 1
