@@ -231,9 +231,11 @@ def finish(request: HttpRequest, response: HttpResponse, found: Lookup, visitor:
                   counters.HOT_BUCKET_TTL, entry, TTL_SECONDS, *ids],
         )
         extra = counters.parse_moved_reads(moved)
-    except Exception:  # Redis went away since the lookup: the read goes to the database, nothing is kept
+    except Exception:  # the script failed (Redis went away since the lookup): nothing is kept
+        # The read first (to the database if Redis is gone), then the counts, this read among them.
+        stored = bool(read_id) and counters.record_read(read_id, visitor) == counters.STORED
         extra = counters.pending_reads([int(aid) for aid in ids])
-        if read_id and counters.record_read(read_id, visitor) == counters.STORED:
+        if stored:
             extra[read_id] = extra.get(read_id, 0) + 1
     if extra:
         response.content = _fill(content, extra)

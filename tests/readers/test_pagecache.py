@@ -180,3 +180,24 @@ def test_filling_pending_reads_changes_exactly_the_counts_of_articles_with_reads
     expected = re.sub(rb'data-reads="(\d+)" data-base="(\d+)">[^<]*<', every_count, page)
     assert _fill(page, extra) == expected
     assert expected.count(('data-base="9999">%s<' % zh_count(9_999 + extra[1])).encode()) == 2
+
+
+@pytest.mark.django_db
+def test_a_miss_whose_second_script_fails_still_counts_and_shows_the_read(source, monkeypatch):
+    from articles import pagecache
+
+    article = store(source, "壁仞发布新芯片", "壁仞今天发布了新一代通用GPU芯片。")
+    real = counters.lua_script
+
+    def finish_fails(source_text):
+        if source_text == pagecache._FINISH:
+            def broken(*args, **kwargs):
+                raise ConnectionError("Redis went away after the lookup")
+            return broken
+        return real(source_text)
+
+    monkeypatch.setattr(counters, "lua_script", finish_fails)
+    page = Client().get(f"/articles/{article.pk}/")
+    assert page.status_code == 200 and "阅读 1" in page_text(page.content)  # this reader's read, counted and shown
+    monkeypatch.undo()
+    assert "阅读 2" in page_text(Client().get(f"/articles/{article.pk}/").content)  # counted once: not kept, not lost
