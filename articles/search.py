@@ -39,6 +39,7 @@ ordered by date, no ranking. Fine for a demo-sized corpus.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -135,8 +136,11 @@ def _tsvector_literal(entries: list[tuple[str, int, str]]) -> str:
     )
 
 
-# "12A", "12B": every position label, made once.
-_POSITION_LABELS = {weight: tuple(f"{p}{weight}" for p in range(_MAX_POSITION + 400)) for weight in "AB"}
+@lru_cache(maxsize=2)
+def _position_labels(weight: str) -> tuple[str, ...]:
+    """Every position label of a weight ("12A"), made once in a process that indexes
+    (not at import: web workers never need them)."""
+    return tuple(f"{p}{weight}" for p in range(_MAX_POSITION + 400))
 
 
 class _Lexemes:
@@ -160,7 +164,7 @@ class _Lexemes:
 
     def grams(self, text: str, pos: int, weight: str) -> int:
         """_gram_entries of ``text`` from ``pos``; returns the next free position."""
-        labels = _POSITION_LABELS[weight]
+        labels = _position_labels(weight)
         add, by_lexeme = self.add, self.by_lexeme
         for run, is_han, joined in _runs(text):
             if not joined:
@@ -206,7 +210,7 @@ def build_vector(*, title: str, body_text: str, title_tokens: list[str], body_to
         pos = lexemes.grams(title, 1, "A")
         pos = lexemes.grams(body_text, pos + 2, "B") + 2
         for weight, tokens in (("A", title_tokens), ("B", body_tokens)):
-            labels = _POSITION_LABELS[weight]
+            labels = _position_labels(weight)
             for token in tokens:
                 if token:
                     lexemes.add(token, pos, labels)

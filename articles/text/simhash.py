@@ -76,17 +76,20 @@ _SCALE = 1 << 32  # weights as integers: 32 fractional bits
 _LANE = 96  # bits per lane: room for the sum of any number of scaled weights we will see
 
 
-# _BYTE_LANES[i][byte]: the lanes of the 8 bits of hash byte i (little-endian) set in ``byte``.
-_BYTE_LANES = tuple(
-    tuple(sum(1 << (_LANE * (8 * i + bit)) for bit in range(8) if (byte >> bit) & 1) for byte in range(256))
-    for i in range(8)
-)
+@lru_cache(maxsize=1)
+def _byte_lanes() -> tuple[tuple[int, ...], ...]:
+    """[i][byte]: the lanes of the 8 bits of hash byte i (little-endian) set in ``byte``
+    (~1 MB, made on the first hash, not at import)."""
+    return tuple(
+        tuple(sum(1 << (_LANE * (8 * i + bit)) for bit in range(8) if (byte >> bit) & 1) for byte in range(256))
+        for i in range(8)
+    )
 
 
 @lru_cache(maxsize=65536)
 def _feature_lanes(token: str) -> int:
     lanes = 0
-    for table, byte in zip(_BYTE_LANES, _feature_hash(token).to_bytes(8, "little")):
+    for table, byte in zip(_byte_lanes(), _feature_hash(token).to_bytes(8, "little")):
         lanes |= table[byte]
     return lanes
 
