@@ -374,8 +374,9 @@ _CONTENT_FIELDS = ("title", "summary", "body", "author", "original_title", "orig
 def _store(source, p: Prepared, result: IngestResult, batch: _Batch) -> Article | None:
     tags = batch.tags_for(p)
     existing = batch.existing(p)
-    if existing is None and p.search_vector is not None and not connection.in_atomic_block:
-        # PostgreSQL, new entry: one statement, which is its own transaction.
+    if existing is None and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # A new entry: one statement, which is its own transaction (inside a caller's
+        # transaction the ORM path below keeps its savepoint, so one failure can't end it).
         return _insert_new(source, p, result, batch, tags)
     with transaction.atomic():
         if existing is not None:
