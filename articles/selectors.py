@@ -127,10 +127,21 @@ class _PreparedCursor(psycopg.Cursor):
     connection plans it once (psycopg names and tracks the statement per connection)."""
 
     def execute(self, query, params=None, **kwargs):
-        return super().execute(query, params, prepare=True, **kwargs)
+        super().execute(query, params, prepare=True, **kwargs)
+        # Django's query log (last_executed_query, as in CaptureQueriesContext and the debug
+        # toolbar) reads the text of a client-binding cursor's ``_query``: give it ours.
+        self._query = _Executed(query.encode() if isinstance(query, str) else query)
+        return self
 
 
-def _prepared(cursor):
+class _Executed:
+    __slots__ = ("query",)
+
+    def __init__(self, query: bytes) -> None:
+        self.query = query
+
+
+def prepared_cursor(cursor):
     """Django's cursor (health check, query log, execute wrappers) with a _PreparedCursor inside."""
     inner, raw = cursor.cursor, _PreparedCursor(connection.connection)
     tz_loader = inner.adapters.get_loader(_TIMESTAMPTZ, psycopg.pq.Format.TEXT)
@@ -170,7 +181,7 @@ def article_page(pk: int) -> ArticlePage | None:
             return None
         return ArticlePage(article, list(article.tags.all()), related_for(article), also_reported(article))
     cursor = connection.cursor()
-    with _prepared(cursor) if settings.NEWSROOM_DB_PREPARED else cursor:
+    with prepared_cursor(cursor) if settings.NEWSROOM_DB_PREPARED else cursor:
         cursor.execute(_PAGE_SQL, [pk])
         row = cursor.fetchone()
     if row is None:

@@ -93,14 +93,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 IS_POSTGRES = "postgresql" in DATABASES["default"]["ENGINE"]
-# The article page's query is a prepared statement, planned once per connection (planning
-# it cost PostgreSQL four times running it). Off behind a pooler that cannot keep prepared
+# The article page's query and ingest's one-statement insert are prepared statements,
+# planned once per connection (planning the page query cost PostgreSQL four times running it). Off behind a pooler that cannot keep prepared
 # statements per client (PgBouncer in transaction mode before 1.21).
 NEWSROOM_DB_PREPARED = IS_POSTGRES and env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 if NEWSROOM_DB_PREPARED:
     # Let psycopg keep prepared statements (Django turns them off). Django's own queries bind
     # their parameters client-side, which psycopg never prepares: only a server-binding cursor
-    # that asks for it is (articles.selectors.article_page).
+    # that asks for it is (articles.selectors.prepared_cursor: the article page, ingest's insert).
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
