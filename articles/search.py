@@ -51,7 +51,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from articles.models import Article, SearchDoc
-from articles.text.normalize import FULLWIDTH_TO_ASCII
+from articles.text.normalize import fold_width
 from articles.text.sanitize import html_to_text
 from articles.text.tokenizer import search_tokens, segment
 
@@ -81,7 +81,7 @@ def _is_postgres() -> bool:
 def _runs(text: str):
     """(run, is_han, joined): joined means only whitespace (or nothing) separates
     the run from the previous one, so a phrase may continue across it."""
-    text = text.translate(FULLWIDTH_TO_ASCII).lower()
+    text = fold_width(text).lower()
     last_end = 0
     for m in _RUN_RE.finditer(text):
         between = text[last_end : m.start()]
@@ -364,7 +364,7 @@ def _term_tsquery(term: str) -> str:
         last = p
     if not expr:
         return ""
-    word = term.translate(FULLWIDTH_TO_ASCII).lower()
+    word = fold_width(term).lower()
     if len(operands) > 1 and not any(ch.isspace() for ch in word):
         # The whole word as a lexeme too: vectors written without grams (older
         # rows, bulk-seeded corpora) still match on what the tokenizer cut.
@@ -434,7 +434,7 @@ def _title_scorer(parsed: ParsedQuery):
     """Relevance within the window: query terms the headline carries (the body
     matched already); the whole query as written scores a little more. Titles
     are stored normalized (half-width ASCII), so lower() is enough."""
-    terms = [t.translate(FULLWIDTH_TO_ASCII).lower() for t in parsed.terms]
+    terms = [fold_width(t).lower() for t in parsed.terms]
     joined = "".join(terms) if len(terms) > 1 else ""
 
     def score(title: str) -> float:

@@ -194,11 +194,16 @@ def _inner_matches(token: str, vocabulary: Mapping[str, str]) -> list[str]:
 def _matches(tokens: list[str], vocabulary: Mapping[str, str]) -> list[str]:
     """Canonical names for the longest vocabulary run starting at each token."""
     keys = tag_keys(tokens)
-    longest = _longest_by_prefix if isinstance(vocabulary, Vocabulary) else _longest
+    prefixes = vocabulary.prefixes if isinstance(vocabulary, Vocabulary) else None
     found: list[str] = []
     i = 0
     while i < len(keys):
-        n, canonical = longest(keys, i, vocabulary)
+        if prefixes is None:
+            n, canonical = _longest(keys, i, vocabulary)
+        elif keys[i] in prefixes:
+            n, canonical = _longest_by_prefix(keys, i, vocabulary)
+        else:  # most tokens start no key: no run to grow
+            n, canonical = 0, None
         if canonical:
             found.append(canonical)
             i += n

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import rjieba
 
-from .normalize import FULLWIDTH_TO_ASCII, strip_pinyin
+from .normalize import fold_width, strip_pinyin
 
 __all__ = [
     "idf", "idf_lookup", "keywords", "load_user_words", "search_tokens", "segment", "set_user_word_loader", "user_dict_path",
@@ -81,10 +81,13 @@ class _Segmenter:
         self.search_line = lru_cache(maxsize=_LINE_CACHE)(self._search_line)
 
     def _cut_line(self, line: str) -> tuple[str, ...]:
+        words = _WORDS
         out = []
         for raw in self.jieba.cut(line):
-            token = _strip_token(raw)
-            if token and _is_word(token):
+            token = words.get(raw)
+            if token is None:
+                token = _word(raw)
+            if token:
                 out.append(token)
         return tuple(out)
 
@@ -247,10 +250,26 @@ def _is_word(token: str) -> bool:
     return _ALNUM_RE.search(token) is not None
 
 
+# Raw segmenter output → the word it is ("" for punctuation and whitespace), per process:
+# the same few thousand strings come out of every article.
+_WORDS: dict[str, str] = {}
+_WORDS_MAX = 200_000
+
+
+def _word(raw: str) -> str:
+    token = _strip_token(raw)
+    if not (token and _is_word(token)):
+        token = ""
+    if len(_WORDS) >= _WORDS_MAX:
+        _WORDS.clear()
+    _WORDS[raw] = token
+    return token
+
+
 def _lines(text: str) -> list[str]:
     # jieba never joins words across a line break: cutting line by line gives the
     # same tokens as cutting the whole text, and lets every caller share the cuts.
-    return text.translate(FULLWIDTH_TO_ASCII).split("\n") if text else []
+    return fold_width(text).split("\n") if text else []
 
 
 def _cut(text: str, seg: _Segmenter) -> list[str]:

@@ -8,6 +8,7 @@ import pytest
 
 from articles.text import simhash as simhash_module
 from articles.text import tokenizer
+from articles.text.normalize import FULLWIDTH_TO_ASCII, fold_width
 from articles.text.tagging import DEFAULT_ALIASES, Vocabulary, build_vocabulary, suggest_tags
 from articles.text.tokenizer import idf, keywords, search_tokens
 
@@ -55,11 +56,22 @@ def test_simhash_with_exactly_cancelling_weights_matches_too():
 @pytest.mark.parametrize("text", TEXTS)
 def test_line_by_line_cuts_equal_whole_text_cuts(text):
     seg = tokenizer._segmenter()
-    whole = [t for t in (tokenizer._strip_token(raw) for raw in seg.jieba.cut(text.translate(tokenizer.FULLWIDTH_TO_ASCII)))
+    whole = [t for t in (tokenizer._strip_token(raw) for raw in seg.jieba.cut(text.translate(FULLWIDTH_TO_ASCII)))
              if t and any(ch.isalnum() for ch in t)]
+    assert tokenizer._cut(text, seg) == whole
+    seg.cut_line.cache_clear()  # again, every raw token now answered by the per-process memo
     assert tokenizer._cut(text, seg) == whole
     lines = text.split("\n")
     assert search_tokens(text) == [t for line in lines for t in search_tokens(line)]
+
+
+def test_fold_width_skips_only_texts_translate_leaves_alone():
+    for code in range(0x20, 0x10000):
+        if 0xD800 <= code < 0xE000:
+            continue
+        for text in (chr(code), f"英伟达{chr(code)}GPU"):
+            assert fold_width(text) == text.translate(FULLWIDTH_TO_ASCII), hex(code)
+    assert fold_width("ＯｐｅｎＡＩ\u200b发布，（新）") == "OpenAI发布，（新）"
 
 
 def test_keywords_rank_by_tf_idf_then_first_appearance_with_the_commonest_surface_form():
