@@ -193,11 +193,18 @@ _VERBATIM_TAGS = frozenset({"pre", "code"})
 def _finish_fragment_text(text: str) -> str:
     """A text node's normalization after the pinyin strip and t2s (normalize_html)."""
     text = fold_width(text)
-    text = _WRAP_BETWEEN_HAN_RE.sub("", text)
+    if "\n" in text:
+        text = _WRAP_BETWEEN_HAN_RE.sub("", text)
     # Inside HTML a newline renders as a space: collapse every whitespace run
     # to one space, but keep a single leading/trailing space so inline
-    # neighbours ("<b>NVIDIA</b> 发布") stay separated.
-    return re.sub(r"\s+", " ", text)
+    # neighbours ("<b>NVIDIA</b> 发布") stay separated. A printable text holds no
+    # whitespace but " ": without a double space there is nothing to collapse.
+    if text.isprintable() and "  " not in text:
+        return text
+    return _WHITESPACE_RUN_RE.sub(" ", text)
+
+
+_WHITESPACE_RUN_RE = re.compile(r"\s+")
 
 
 _BLOCK_TAGS = frozenset(
@@ -216,13 +223,10 @@ def _is_block(el: etree._Element) -> bool:
     return isinstance(el.tag, str) and el.tag in _BLOCK_TAGS
 
 
-def _in_verbatim(el: etree._Element) -> bool:
-    node: etree._Element | None = el
-    while node is not None:
-        if isinstance(node.tag, str) and node.tag.lower() in _VERBATIM_TAGS:
-            return True
-        node = node.getparent()
-    return False
+def _verbatim_elements(root: etree._Element) -> set[etree._Element]:
+    """Every element inside (or being) a <pre>/<code>: their text is code, left as is.
+    The set keeps the element proxies alive, so lxml hands out the same ones again."""
+    return {el for outer in root.iter(*_VERBATIM_TAGS) for el in outer.iter()}
 
 
 def normalize_html(html: str, *, convert_traditional: bool = True) -> str:
@@ -237,10 +241,11 @@ def normalize_html(html: str, *, convert_traditional: bool = True) -> str:
         return ""
     root = lxml_html.fragment_fromstring(html, create_parent="div")
     prose: list[tuple[etree._Element, str, str]] = []  # (element, "text" | "tail", pinyin-stripped text)
+    in_verbatim = _verbatim_elements(root)
     for el in root.iter():
         if not isinstance(el.tag, str):
             continue
-        verbatim = _in_verbatim(el)
+        verbatim = el in in_verbatim
         if el.text:
             if el.text.isspace() and not verbatim and el.tag in _WS_INSIGNIFICANT and len(el):
                 el.text = None
@@ -250,7 +255,7 @@ def normalize_html(html: str, *, convert_traditional: bool = True) -> str:
                 prose.append((el, "text", strip_pinyin(el.text)))
         parent = el.getparent()
         if parent is not None and el.tail:
-            parent_verbatim = _in_verbatim(parent)
+            parent_verbatim = parent in in_verbatim
             if el.tail.isspace() and not parent_verbatim and parent.tag in _WS_INSIGNIFICANT and _is_block(el):
                 el.tail = None
             elif parent_verbatim:

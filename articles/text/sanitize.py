@@ -212,7 +212,13 @@ def _salvage_noscript_images(root: etree._Element, base: str) -> None:
                 img.tail = None
 
 
+# Whether the tree holds "flag-" in any class or text at all (one libxml2 pass, no Python per element).
+_HAS_FLAG = etree.XPath('boolean(//*[contains(@class, "flag-")] | //text()[contains(., "flag-")])')
+
+
 def _unwrap_flag_leftovers(root: etree._Element) -> None:
+    if not _HAS_FLAG(root):
+        return
     for el in list(root.iter()):
         if el is root or not isinstance(el.tag, str):
             continue

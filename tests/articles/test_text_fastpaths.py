@@ -2,6 +2,7 @@
 give: stored SimHashes, tags and index words must not move when the code gets faster."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -72,6 +73,16 @@ def test_fold_width_skips_only_texts_translate_leaves_alone():
         for text in (chr(code), f"英伟达{chr(code)}GPU"):
             assert fold_width(text) == text.translate(FULLWIDTH_TO_ASCII), hex(code)
     assert fold_width("ＯｐｅｎＡＩ\u200b发布，（新）") == "OpenAI发布，（新）"
+
+
+@pytest.mark.parametrize("text", [
+    "英伟达 发布", " NVIDIA ", "两个  空格", "换\n行", "中\n文", "tab\there", "nbsp\u00a0x", "全角\u3000空格",
+    "\x1c分隔", "零宽\u200b字符", "ＦＵＬＬ  ｗｉｄｔｈ", "", " ", "第一行，\n  第二行",
+])
+def test_text_node_fast_paths_give_the_plain_collapse(text):
+    from articles.text.normalize import _WRAP_BETWEEN_HAN_RE, _finish_fragment_text
+
+    assert _finish_fragment_text(text) == re.sub(r"\s+", " ", _WRAP_BETWEEN_HAN_RE.sub("", text.translate(FULLWIDTH_TO_ASCII)))
 
 
 def test_keywords_rank_by_tf_idf_then_first_appearance_with_the_commonest_surface_form():
