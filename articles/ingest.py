@@ -447,14 +447,11 @@ def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: 
     order (FOR NO KEY UPDATE) as ``_count_tagged`` does, so workers never deadlock.
     Same (source, guid) stored by another worker a moment ago: ON CONFLICT DO
     NOTHING, no row, counted unchanged — as the IntegrityError path counts it."""
-    from django.db.models.constants import OnConflict
-    from django.db.models.sql import InsertQuery
-
     story = batch.story(p)
     article = _new_article(source, p, story)
-    query = InsertQuery(Article, on_conflict=OnConflict.IGNORE)
-    query.insert_values(_insert_fields(), [article])
-    [(insert_sql, insert_params)] = query.get_compiler(connection=connection).as_sql()
+    # What the compiler does per value (pre_save, get_db_prep_save); the SQL text is the same for every row.
+    insert_params = [f.get_db_prep_save(f.pre_save(article, True), connection) for f in _insert_fields()]
+    insert_sql = _insert_sql()
     published = article.status == Article.Status.PUBLISHED
     tag_ids = sorted({t.pk for t in tags})
     doc, tagged = SearchDoc._meta.db_table, TaggedArticle._meta.db_table
@@ -569,6 +566,22 @@ _COUNT_TAGGED_SQL = (
 def _insert_fields() -> list:
     """Article's columns as Model.save inserts them (the primary key comes back)."""
     return [f for f in Article._meta.local_concrete_fields if not f.primary_key]
+
+
+@lru_cache(maxsize=1)
+def _insert_sql() -> str:
+    """``INSERT … ON CONFLICT DO NOTHING`` of one Article row as Django compiles it. The
+    text depends on the columns only (no field of Article has a per-value placeholder),
+    so it is compiled once, not once per entry."""
+    from django.db.models.constants import OnConflict
+    from django.db.models.sql import InsertQuery
+
+    fields = _insert_fields()
+    assert not any(hasattr(f, "get_placeholder") for f in fields), "a per-value placeholder needs a per-row compile"
+    query = InsertQuery(Article, on_conflict=OnConflict.IGNORE)
+    query.insert_values(fields, [Article()])
+    [(sql, _params)] = query.get_compiler(connection=connection).as_sql()
+    return sql
 
 
 def _leave_published(article: Article) -> None:
