@@ -31,7 +31,7 @@ from articles import related, search
 from articles.selectors import prepared_cursor
 from articles.models import Article, SearchDoc, SpamRule, Tag, TaggedArticle, TagRule
 from articles.tags import tag_get_or_create, tag_vocabulary, tags_resolve_many
-from articles.text._blocks import LineDoc, markup_text
+from articles.text._blocks import LineDoc, markup_text, markup_text_head
 from articles.text.attribution import extract_attribution
 from articles.text.normalize import normalize_html, normalize_title
 from articles.text.sanitize import clean_html, html_to_text, text_to_html
@@ -255,6 +255,9 @@ def _text_opens_with(body: str, key: str) -> bool:
     """Whether the body's text (tags dropped), keyed, starts with ``key``. The first
     line's text opens it: when this is False the first line is not the title, and
     the body needs no parse."""
+    head = _title_key(markup_text_head(body, 4 * len(key) + 256))
+    if len(head) >= len(key):  # keying works character by character: the head's key starts the whole key
+        return head.startswith(key)
     return _title_key(markup_text(body)).startswith(key)
 
 

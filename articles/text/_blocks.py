@@ -24,6 +24,19 @@ def markup_text(html: str) -> str:
     return html_lib.unescape(_MARKUP_RE.sub("", html))
 
 
+def markup_text_head(html: str, size: int) -> str:
+    """A start of ``markup_text(html)`` (exactly its first characters, maybe all of it),
+    read from about ``size`` characters of markup. The markup is cut just after a ">", so
+    every tag before the cut is whole (a tag match ends at the first ">"), and the text
+    from its last "&" on is left out (an entity there may go on past the cut)."""
+    cut = html.find(">", size) + 1
+    if not cut:
+        return markup_text(html)
+    raw = _MARKUP_RE.sub("", html[:cut])
+    amp = raw.rfind("&")
+    return html_lib.unescape(raw if amp < 0 else raw[:amp])
+
+
 _BLOCK_TAGS = frozenset(
     {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "pre", "table", "thead", "tbody",
      "tfoot", "tr", "td", "th", "caption", "figure", "figcaption", "hr", "div", "section"}

@@ -135,6 +135,18 @@ def test_one_opencc_call_for_many_texts_converts_each_as_its_own_call_would():
     assert to_simplified_many(["軟", "體"]) == [to_simplified("軟"), to_simplified("體")]
 
 
+@pytest.mark.parametrize("html", [
+    "", "<p>无标签</p>", "纯文本没有尖括号", "<p>" + "英伟达&amp;AMD " * 80 + "</p><p>尾</p>",
+    "<p>" + "x" * 300 + "&am<b>p;</b>后面</p>", "<img src='" + "a" * 400 + "'><p>图后&nbsp;正文</p>",
+    "<p>" + "甲" * 255 + "&#x4e2d<i>;</i>" + "乙" * 300 + "</p>", "<p title='a>b'>" + "丙" * 400 + "</p>",
+])
+def test_markup_text_head_is_a_start_of_the_whole_text(html):
+    from articles.text._blocks import markup_text, markup_text_head
+
+    for size in (0, 1, 10, 256, 1000):
+        assert markup_text(html).startswith(markup_text_head(html, size))
+
+
 BODIES = [
     ("<p><strong>来源</strong>：IT之家</p><p>英伟达发布新芯片，推理性能大幅提升。</p>", "英伟达发布新芯片"),
     ("<p>原文标题&nbsp;：测试</p><p>正文</p>", "测试标题很长"),
@@ -145,6 +157,8 @@ BODIES = [
     ("<p>&lt;英伟达&gt;发布新芯片</p><p>正文</p>", "<英伟达>发布新芯片"),
     ("<p>文中提到的芯片与中文社区。</p><p>正文没有署名</p>", "芯片与中文社区"),
     ("<p>正文第一段</p><p>英伟达发布新芯片</p>", "英伟达发布新芯片"),
+    ("<p>英伟达发布新芯片</p>" + "<p>正文很长的段落。</p>" * 100, "英伟达发布新芯片"),
+    ("<p>" + "<b></b>" * 200 + "英伟达&amp;发布新芯片</p><p>正文</p>", "英伟达&发布新芯片"),
 ]
 
 
