@@ -263,3 +263,21 @@ def test_the_same_html_cleans_to_the_same_bytes_in_every_process():
         outputs.add(clean_html(html, base_url="https://example.com/"))
     assert len(outputs) == 1
     assert 'loading="lazy" referrerpolicy="no-referrer"' in outputs.pop()
+
+
+def test_image_proxy_tokens_do_not_change_with_time_and_old_tokens_still_open(monkeypatch):
+    import time
+
+    from django.core import signing
+
+    from newsroom.imagesign import sign_image_url
+
+    url = "https://mmbiz.qpic.cn/mmbiz_jpg/abc/640"
+    first = sign_image_url(url)
+    monkeypatch.setattr(time, "time", lambda: 4_000_000_000.0)  # decades later
+    assert sign_image_url(url) == first
+    assert unsign_image_url(first) == url
+    stored_before = signing.dumps(url, salt="newsroom.imageproxy", compress=True)  # the timestamped form
+    assert unsign_image_url(stored_before) == url
+    assert unsign_image_url(first[:-3] + "abc") is None
+    assert unsign_image_url(stored_before[:-3] + "abc") is None
