@@ -18,6 +18,7 @@ import math
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -342,20 +343,18 @@ def keywords(text: str, top_k: int = 10) -> list[str]:
     seg = _segmenter()
     counts: dict[str, int] = {}  # in order of first appearance
     surfaces: dict[str, dict[str, int]] = {}
-    rejected: set[str] = set()
     # Pinyin artifacts would otherwise surface as "sh", "ng", "gu" (CHINESE.md).
-    for surface in _cut(strip_pinyin(_strip_markup(text)), seg):
+    # Each surface form counted at C speed, in order of first appearance; then per form.
+    for surface, n in Counter(_cut(strip_pinyin(_strip_markup(text)), seg)).items():
         key = surface.lower()
-        if key in counts:
-            counts[key] += 1
-        elif key in rejected or not _keyword_candidate(key):
-            rejected.add(key)
-            continue
-        else:
-            counts[key] = 1
-            surfaces[key] = {}
-        forms = surfaces[key]
-        forms[surface] = forms.get(surface, 0) + 1
+        forms = surfaces.get(key)
+        if forms is None:
+            if not _keyword_candidate(key):
+                continue
+            counts[key] = 0
+            forms = surfaces[key] = {}
+        counts[key] += n
+        forms[surface] = n
     # A stable sort: equal scores keep the order of first appearance; max() keeps the
     # first of equally common surface forms.
     scored = sorted(counts, key=lambda k: -counts[k] * seg.idf(k))
