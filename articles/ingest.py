@@ -22,13 +22,11 @@ from datetime import timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from articles import related, search
-from articles.selectors import prepared_cursor
 from articles.models import Article, SearchDoc, SpamRule, Tag, TaggedArticle, TagRule
 from articles.tags import tag_get_or_create, tag_vocabulary, tags_resolve_many
 from articles.text._blocks import LineDoc, markup_text, markup_text_head
@@ -42,6 +40,7 @@ from articles.text.tokenizer import keywords as top_keywords
 from articles.text.tokenizer import load_user_words, search_tokens
 from articles.text.urls import canonicalize_url, url_hash
 from newsroom import metrics
+from newsroom.db import statement_cursor
 from newsroom.entry import EntryData
 
 log = logging.getLogger(__name__)
@@ -475,10 +474,8 @@ def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: 
         parts.append(f"source_count AS (UPDATE {source_table} SET article_count = article_count + 1 "
                      f"WHERE id = %s AND EXISTS (SELECT 1 FROM new))")
         params.append(source.pk)
-    cursor = connection.cursor()
-    # Server-side binding, planned once per connection: the body and vector travel as
-    # parameters (not escaped into the SQL text by Python, then parsed back by PostgreSQL).
-    with prepared_cursor(cursor) if settings.NEWSROOM_DB_PREPARED else cursor:
+    # Prepared once per connection; the body and vector travel as parameters.
+    with statement_cursor() as cursor:
         cursor.execute("WITH " + ", ".join(parts) + " SELECT id FROM new", params)
         row = cursor.fetchone()
     if row is None:

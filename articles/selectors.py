@@ -5,14 +5,13 @@ from dataclasses import dataclass
 from functools import cache
 from datetime import datetime
 
-import psycopg
-from django.conf import settings
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
 from articles import counters
 from articles.models import Article, Bookmark, Comment, RelatedArticle, SourceFollow, Tag, TagFollow, TaggedArticle
 from articles.text.urls import url_hash
+from newsroom.db import statement_cursor
 
 
 def known_links(source_id: int, links: list[str]) -> set[str]:
@@ -121,40 +120,6 @@ WHERE a.id = %s::bigint
 """
 
 
-class _PreparedCursor(psycopg.Cursor):
-    """Server-side binding, the statement prepared on first use: planning the page
-    query costs PostgreSQL about four times what running it does, so each database
-    connection plans it once (psycopg names and tracks the statement per connection)."""
-
-    def execute(self, query, params=None, **kwargs):
-        super().execute(query, params, prepare=True, **kwargs)
-        # Django's query log (last_executed_query, as in CaptureQueriesContext and the debug
-        # toolbar) reads the text of a client-binding cursor's ``_query``: give it ours.
-        self._query = _Executed(query.encode() if isinstance(query, str) else query)
-        return self
-
-
-class _Executed:
-    __slots__ = ("query",)
-
-    def __init__(self, query: bytes) -> None:
-        self.query = query
-
-
-def prepared_cursor(cursor):
-    """Django's cursor (health check, query log, execute wrappers) with a _PreparedCursor inside."""
-    inner, raw = cursor.cursor, _PreparedCursor(connection.connection)
-    tz_loader = inner.adapters.get_loader(_TIMESTAMPTZ, psycopg.pq.Format.TEXT)
-    if tz_loader is not connection.connection.adapters.get_loader(_TIMESTAMPTZ, psycopg.pq.Format.TEXT):
-        raw.adapters.register_loader(_TIMESTAMPTZ, tz_loader)  # as Django's own cursor reads time zones
-    inner.close()
-    cursor.cursor = raw
-    return cursor
-
-
-_TIMESTAMPTZ = psycopg.adapters.types["timestamptz"].oid
-
-
 @cache
 def _model_order(model, names: tuple[str, ...]) -> tuple[int, ...]:
     position = {f.attname: i for i, f in enumerate(model._meta.concrete_fields)}
@@ -180,8 +145,7 @@ def article_page(pk: int) -> ArticlePage | None:
         if article is None:
             return None
         return ArticlePage(article, list(article.tags.all()), related_for(article), also_reported(article))
-    cursor = connection.cursor()
-    with prepared_cursor(cursor) if settings.NEWSROOM_DB_PREPARED else cursor:
+    with statement_cursor() as cursor:
         cursor.execute(_PAGE_SQL, [pk])
         row = cursor.fetchone()
     if row is None:

@@ -100,7 +100,7 @@ NEWSROOM_DB_PREPARED = IS_POSTGRES and env.bool("DATABASE_PREPARED_STATEMENTS", 
 if NEWSROOM_DB_PREPARED:
     # Let psycopg keep prepared statements (Django turns them off). Django's own queries bind
     # their parameters client-side, which psycopg never prepares: only a server-binding cursor
-    # that asks for it is (articles.selectors.prepared_cursor: the article page, ingest's insert).
+    # that asks for it is (newsroom.db.statement_cursor: the article page, ingest's insert).
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
