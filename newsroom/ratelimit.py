@@ -1,4 +1,4 @@
-"""A tiny fixed-window rate limit on django.core.cache (Redis in production).
+"""A tiny sliding-window rate limit on django.core.cache (Redis in production).
 
     @ratelimit("comment", limit=5, window_seconds=60)
     def comment_post(request, pk): ...
@@ -8,6 +8,11 @@ front must set it, e.g. gunicorn --forwarded-allow-ips). Only the listed
 methods count (POST by default), so showing a login form costs nothing.
 Over the limit: 429 with a Chinese message (JSON for fetch() callers) and a
 Retry-After header. A cache outage never blocks anyone.
+
+Attempts are counted per fixed window, and the previous window's count weighs
+in by the share of it still inside the last ``window_seconds`` (the usual
+sliding-window estimate): a burst that straddles a window boundary is limited
+like any other, not granted twice the limit.
 """
 from __future__ import annotations
 
@@ -32,17 +37,22 @@ def hit(key_prefix: str, request: HttpRequest, limit: int, window_seconds: int) 
     """Count one attempt; (allowed, seconds until the window resets)."""
     now = time.time()
     window = int(now // window_seconds)
-    key = f"rl:{key_prefix}:{_who(request)}:{window}"
+    prefix = f"rl:{key_prefix}:{_who(request)}:"
+    key = f"{prefix}{window}"
     retry_after = int((window + 1) * window_seconds - now) + 1
+    timeout = 2 * window_seconds + 1  # the next window still weighs this one
     try:
-        cache.add(key, 0, timeout=window_seconds + 1)
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr: a fresh window
-        cache.set(key, 1, timeout=window_seconds + 1)
-        count = 1
+        cache.add(key, 0, timeout=timeout)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr: a fresh window
+            cache.set(key, 1, timeout=timeout)
+            count = 1
+        previous = cache.get(f"{prefix}{window - 1}") or 0
     except Exception:
         return True, 0
-    return (count or 0) <= limit, retry_after
+    overlap = 1.0 - (now / window_seconds - window)  # share of the previous window still inside the last window_seconds
+    return (count or 0) + previous * overlap <= limit, retry_after
 
 
 def too_many(request: HttpRequest, retry_after: int) -> HttpResponse:

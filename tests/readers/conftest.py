@@ -44,3 +44,14 @@ def reader(db, client):
     user = get_user_model().objects.create_user("duzhe", password="pw-duzhe-12345")
     client.force_login(user)
     return user
+
+
+@pytest.fixture
+def steady_clock(monkeypatch):
+    """Pins the rate limiter's clock inside one window, so a test's burst never
+    straddles a window boundary however slow the machine is."""
+    from types import SimpleNamespace
+
+    from newsroom import ratelimit
+
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_030.0))

@@ -100,7 +100,7 @@ def test_hiding_a_thread_hides_its_replies_from_the_count(client, reader, articl
     assert "楼中楼" not in client.get(f"/articles/{article.pk}/").content.decode()
 
 
-def test_comment_posting_is_rate_limited(client, reader, article):
+def test_comment_posting_is_rate_limited(client, reader, article, steady_clock):
     codes = [post(client, article, f"第{i}条评论").status_code for i in range(6)]
     assert codes == [302] * 5 + [429]
     assert Comment.objects.count() == 5

@@ -87,7 +87,7 @@ def test_unknown_things_are_404(client, reader):
     assert client.post(f"/articles/{pending.pk}/bookmark/").status_code == 404
 
 
-def test_toggles_are_rate_limited(client, reader, source):
+def test_toggles_are_rate_limited(client, reader, source, steady_clock):
     a = store(source, "文章", "正文。")
     codes = [client.post(f"/articles/{a.pk}/bookmark/", {"action": "add"}, HTTP_ACCEPT="application/json").status_code
              for _ in range(61)]
@@ -96,7 +96,27 @@ def test_toggles_are_rate_limited(client, reader, source):
     assert r.json() == {"error": "操作太频繁，请稍后再试。"} and int(r["Retry-After"]) > 0
 
 
-def test_login_and_signup_are_rate_limited(client):
+def test_a_burst_across_a_window_boundary_is_limited_like_any_other(rf, monkeypatch):
+    from types import SimpleNamespace
+
+    from django.contrib.auth.models import AnonymousUser
+
+    from newsroom import ratelimit
+
+    request = rf.post("/x/", REMOTE_ADDR="203.0.113.9")
+    request.user = AnonymousUser()
+    clock = SimpleNamespace(time=lambda: 0.0)
+    monkeypatch.setattr(ratelimit, "time", clock)
+    allowed = []
+    for now in (1_800_000_058.0, 1_800_000_059.0, 1_800_000_059.5, 1_800_000_060.5, 1_800_000_061.0, 1_800_000_062.0):
+        clock.time = lambda now=now: now  # three hits before the minute turns, three after
+        allowed.append(ratelimit.hit("boundary-test", request, limit=5, window_seconds=60)[0])
+    assert allowed == [True] * 5 + [False]  # a fixed window would have allowed all six
+    clock.time = lambda: 1_800_000_060.0 + 120  # two windows later: nothing weighs any more
+    assert ratelimit.hit("boundary-test", request, limit=5, window_seconds=60)[0]
+
+
+def test_login_and_signup_are_rate_limited(client, steady_clock):
     for _ in range(10):
         assert client.post("/accounts/login/", {"username": "x", "password": "wrong"}).status_code == 200
     r = client.post("/accounts/login/", {"username": "x", "password": "wrong"})
