@@ -38,7 +38,7 @@ _ALLOWED_TAGS = {
 }
 _ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
-    "img": {"src", "alt", "title", "width", "height"},
+    "img": {"src", "alt", "title", "width", "height", "loading"},
     "td": {"colspan", "rowspan"},
     "th": {"colspan", "rowspan", "scope"},
     "ol": {"start"},
@@ -289,7 +289,10 @@ def _fix_images(root: etree._Element, base: str) -> None:
         if url is None or tiny or _is_tracker(url):
             img.drop_tree()  # drop_tree keeps the tail text
             continue
-        keep = {"src": url, "alt": img.get("alt"), "title": img.get("title"), "width": width, "height": height}
+        # loading="lazy" is set here, in a fixed place among the attributes: nh3 adds the
+        # attributes it sets in a hash order seeded per Cleaner, so it sets just one (referrerpolicy).
+        keep = {"src": url, "alt": img.get("alt"), "title": img.get("title"), "width": width, "height": height,
+                "loading": "lazy"}
         img.attrib.clear()
         for name, value in keep.items():
             if value:
@@ -403,6 +406,8 @@ def _attribute_filter_factory(proxy_images: bool):
             return url
         if attr in ("width", "height", "colspan", "rowspan", "start"):
             return _dimension(value)
+        if attr == "loading":
+            return "lazy"
         if attr == "class":
             return value if tag == "code" and _CODE_CLASS_RE.match(value) else None
         if attr == "scope":
@@ -422,7 +427,8 @@ def _cleaner(proxy_images: bool) -> nh3.Cleaner:
         strip_comments=True,
         # Every link in an aggregated article leads off our site.
         link_rel="nofollow noopener noreferrer",
-        set_tag_attribute_values={"img": {"referrerpolicy": "no-referrer", "loading": "lazy"}},
+        # One attribute only: with two, their order would differ between Cleaners (processes).
+        set_tag_attribute_values={"img": {"referrerpolicy": "no-referrer"}},
         url_schemes={"http", "https", "mailto"},
     )
 
@@ -433,17 +439,8 @@ _BR_RUN_RE = re.compile(r"(?:<br>\s*){3,}")
 _BLOCK_BR_EDGE_RE = re.compile(r"(<p>)(?:\s*<br>)+|(?:<br>\s*)+(</p>)")
 
 
-# nh3 adds these two in the order of a hash map seeded per Cleaner: one order, so the same
-# entry cleans to the same bytes in every worker (else a re-fetch looks like an edit).
-_IMG_ADDED_SWAPPED = ' referrerpolicy="no-referrer" loading="lazy"'
-_IMG_ADDED = ' loading="lazy" referrerpolicy="no-referrer"'
-
-
 def _tidy(html: str) -> str:
-    # Only removals (and the one reordering of attributes nh3 added) on nh3 output:
-    # nothing here can introduce markup.
-    if _IMG_ADDED_SWAPPED in html:
-        html = html.replace(_IMG_ADDED_SWAPPED, _IMG_ADDED)
+    # Only removals on nh3 output: nothing here can introduce markup.
     # Each pattern needs text the look before it finds (a whole-body regex scan is not free).
     if "</a>" in html:
         html = _EMPTY_A_RE.sub("", html)

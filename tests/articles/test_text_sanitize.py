@@ -256,13 +256,16 @@ def test_the_same_html_cleans_to_the_same_bytes_in_every_process():
     # new Cleaners stand in for new processes.
     from articles.text import sanitize
 
-    html = '<p><img src="https://example.com/a.jpg" alt="图"> 正文</p>'
+    html = ('<p><img src="https://example.com/a.jpg" alt="图"> 正文'
+            '<img loading="eager" referrerpolicy="unsafe-url" src="https://example.com/b.jpg"></p>')
     outputs = set()
     for _ in range(12):
         sanitize._cleaner.cache_clear()
         outputs.add(clean_html(html, base_url="https://example.com/"))
     assert len(outputs) == 1
-    assert 'loading="lazy" referrerpolicy="no-referrer"' in outputs.pop()
+    out = outputs.pop()
+    assert out.count('loading="lazy" referrerpolicy="no-referrer"') == 2
+    assert "eager" not in out and "unsafe-url" not in out
 
 
 def test_image_proxy_tokens_do_not_change_with_time_and_old_tokens_still_open(monkeypatch):
