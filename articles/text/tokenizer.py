@@ -82,15 +82,7 @@ class _Segmenter:
         self.search_line = lru_cache(maxsize=_LINE_CACHE)(self._search_line)
 
     def _cut_line(self, line: str) -> tuple[str, ...]:
-        words = _WORDS
-        out = []
-        for raw in self.jieba.cut(line):
-            token = words.get(raw)
-            if token is None:
-                token = _word(raw)
-            if token:
-                out.append(token)
-        return tuple(out)
+        return tuple(token for token in map(_word, self.jieba.cut(line)) if token)
 
     def _search_line(self, line: str) -> tuple[str, ...]:
         has_word = self.jieba.has_word
@@ -251,20 +243,12 @@ def _is_word(token: str) -> bool:
     return _ALNUM_RE.search(token) is not None
 
 
-# Raw segmenter output → the word it is ("" for punctuation and whitespace), per process:
-# the same few thousand strings come out of every article.
-_WORDS: dict[str, str] = {}
-_WORDS_MAX = 200_000
-
-
+@lru_cache(maxsize=200_000)
 def _word(raw: str) -> str:
+    """Raw segmenter output → the word it is ("" for punctuation and whitespace); cached
+    per process: the same few thousand strings come out of every article."""
     token = _strip_token(raw)
-    if not (token and _is_word(token)):
-        token = ""
-    if len(_WORDS) >= _WORDS_MAX:
-        _WORDS.clear()
-    _WORDS[raw] = token
-    return token
+    return token if token and _is_word(token) else ""
 
 
 def _lines(text: str) -> list[str]:
