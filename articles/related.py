@@ -67,15 +67,13 @@ def common_words() -> frozenset[str]:
     if time.monotonic() - loaded_at < COMMON_WORDS_TTL:
         return words
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'articles_searchdoc'::regclass")
-        rows = cursor.fetchone()[0]
-        if rows is not None and rows < 0:
+        rows = _estimated_rows(cursor)
+        if rows < 0:
             # Never analyzed (a bulk load autovacuum has not reached yet): without the
             # statistics every keyword scan reads the busiest words' postings, ~10× slower.
             cursor.execute("ANALYZE articles_searchdoc")
-            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'articles_searchdoc'::regclass")
-            rows = cursor.fetchone()[0]
-        if (rows or 0) < COMMON_WORDS_FROM:
+            rows = _estimated_rows(cursor)
+        if rows < COMMON_WORDS_FROM:
             _common = (time.monotonic(), frozenset())
             return _common[1]
         cursor.execute(
@@ -87,6 +85,12 @@ def common_words() -> frozenset[str]:
         words = frozenset(row[0] for row in cursor.fetchall())
     _common = (time.monotonic(), words)
     return words
+
+
+def _estimated_rows(cursor) -> float:
+    """PostgreSQL's row estimate for SearchDoc (-1 until the table is first analyzed)."""
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'articles_searchdoc'::regclass")
+    return cursor.fetchone()[0] or 0
 
 
 def _keyword_candidates(article: Article, mine: list[str]) -> list[int]:
