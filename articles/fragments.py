@@ -51,13 +51,14 @@ def hot_sidebar(limit: int = 8, request=None) -> SafeString:
     return mark_safe(html.decode("utf-8"))
 
 
+def _key(name: str, gen, epoch) -> str:
+    return f"{FRAGMENT_PREFIX}{name}:{gen}:{epoch}"  # as the page cache's lookup script builds it
+
+
 def _kept(name: str, gen, epoch) -> bytes | None:
     client = counters.redis_client()
     try:
-        if client is not None:
-            return client.get(f"{FRAGMENT_PREFIX}{name}:{gen}:{epoch}")
-        html = cache.get(f"frag:{name}:{gen}:{epoch}")
-        return html.encode("utf-8") if html is not None else None
+        return client.get(_key(name, gen, epoch)) if client is not None else cache.get(_key(name, gen, epoch))
     except Exception:
         return None
 
@@ -68,9 +69,9 @@ def _render_and_keep(name: str, limit: int, gen, epoch) -> bytes:
     client = counters.redis_client()
     try:
         if client is not None:
-            client.set(f"{FRAGMENT_PREFIX}{name}:{gen}:{epoch}", html, ex=HOT_SIDEBAR_SECONDS)
+            client.set(_key(name, gen, epoch), html, ex=HOT_SIDEBAR_SECONDS)
         else:
-            cache.set(f"frag:{name}:{gen}:{epoch}", html.decode("utf-8"), HOT_SIDEBAR_SECONDS)
+            cache.set(_key(name, gen, epoch), html, HOT_SIDEBAR_SECONDS)
     except Exception:
         pass
     return html
