@@ -171,9 +171,11 @@ def _stored(source: Source) -> list[tuple]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_new_entry_in_one_statement_stores_what_the_orm_path_stores():
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "plain-cursor"])
+def test_a_new_entry_in_one_statement_stores_what_the_orm_path_stores(prepared, settings):
     """Outside a transaction a new entry is one PostgreSQL statement (row, SearchDoc,
-    tags, stored counts); inside one it takes the ORM path. Same results either way."""
+    tags, stored counts); inside one it takes the ORM path. Same results either way,
+    and with prepared statements off (DATABASE_PREPARED_STATEMENTS=0, as behind PgBouncer)."""
     from django.db import transaction
 
     from articles.models import SpamRule
@@ -186,12 +188,17 @@ def test_a_new_entry_in_one_statement_stores_what_the_orm_path_stores():
                                                    (2, "昇腾推理芯片量产", CHIP_2, []),
                                                    (3, "加微信领资料", "<p>加微信领资料，加微信领资料，限时免费。</p>", []))]
 
+    settings.NEWSROOM_DB_PREPARED = prepared
+    connection.close()  # a fresh connection: no statement prepared by an earlier test
     one_statement, orm = _source("one"), _source("orm")
     assert not connection.in_atomic_block
     with CaptureQueriesContext(connection) as queries:
         first = ingest(one_statement, entries("one"))
     assert sum(q["sql"].startswith("WITH new AS (INSERT") for q in queries.captured_queries) == 3
     assert not any(q["sql"].startswith("INSERT INTO articles_searchdoc") for q in queries.captured_queries)
+    with connection.cursor() as cursor:  # this connection keeps the statement planned, or nothing
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH new AS (INSERT%%'")
+        assert (cursor.fetchone()[0] > 0) is prepared
     with transaction.atomic():
         second = ingest(orm, entries("orm"))
     assert (first.new, first.spam, first.errors) == (second.new, second.spam, second.errors) == (2, 1, [])

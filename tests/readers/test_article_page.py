@@ -11,7 +11,9 @@ BODY = "英伟达今天发布新一代推理芯片，面向数据中心，推理
 
 
 @pytest.mark.django_db(transaction=True)
-def test_one_query_page_matches_the_orm(django_assert_num_queries):
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "plain-cursor"])
+def test_one_query_page_matches_the_orm(prepared, settings, django_assert_num_queries):
+    settings.NEWSROOM_DB_PREPARED = prepared  # off: DATABASE_PREPARED_STATEMENTS=0, as behind PgBouncer
     chips, other = make_source(tags="芯片"), make_source("显卡之家", "gpus", tags="显卡")
     root = store(chips, "英伟达发布新一代推理芯片", BODY)
     repost = store(other, "转载：英伟达发布新一代推理芯片", BODY)

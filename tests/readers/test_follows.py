@@ -116,6 +116,23 @@ def test_a_burst_across_a_window_boundary_is_limited_like_any_other(rf, monkeypa
     assert ratelimit.hit("boundary-test", request, limit=5, window_seconds=60)[0]
 
 
+def test_a_cache_outage_never_blocks_anyone(rf, monkeypatch):
+    from django.contrib.auth.models import AnonymousUser
+
+    from newsroom import ratelimit
+
+    class Down:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                raise ConnectionError("cache unreachable")
+            return fail
+
+    monkeypatch.setattr(ratelimit, "cache", Down())
+    request = rf.post("/x/", REMOTE_ADDR="203.0.113.10")
+    request.user = AnonymousUser()
+    assert all(ratelimit.hit("outage-test", request, limit=1, window_seconds=60)[0] for _ in range(5))
+
+
 def test_login_and_signup_are_rate_limited(client, steady_clock):
     for _ in range(10):
         assert client.post("/accounts/login/", {"username": "x", "password": "wrong"}).status_code == 200
