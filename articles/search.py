@@ -39,10 +39,10 @@ ordered by date, no ranking. Fine for a demo-sized corpus.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from django import forms
 from django.contrib.postgres.search import SearchQuery

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from datetime import datetime
+from functools import cache
 
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet

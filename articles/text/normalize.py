@@ -157,7 +157,6 @@ def fold_width(text: str) -> str:
     return text.translate(FULLWIDTH_TO_ASCII) if _WIDTH_CHANGES_RE.search(text) else text
 
 
-
 def normalize_text(text: str) -> str:
     """Full-width ASCII → half-width (keeping ，！？：；（）), zero-width chars
     removed, runs of spaces collapsed, at most one blank line kept."""
@@ -190,6 +189,9 @@ def normalize_title(title: str, *, convert_traditional: bool = True) -> str:
 _VERBATIM_TAGS = frozenset({"pre", "code"})
 
 
+_WHITESPACE_RUN_RE = re.compile(r"\s+")
+
+
 def _finish_fragment_text(text: str) -> str:
     """A text node's normalization after the pinyin strip and t2s (normalize_html)."""
     text = fold_width(text)
@@ -202,9 +204,6 @@ def _finish_fragment_text(text: str) -> str:
     if text.isprintable() and "  " not in text:
         return text
     return _WHITESPACE_RUN_RE.sub(" ", text)
-
-
-_WHITESPACE_RUN_RE = re.compile(r"\s+")
 
 
 _BLOCK_TAGS = frozenset(

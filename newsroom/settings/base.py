@@ -94,8 +94,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 IS_POSTGRES = "postgresql" in DATABASES["default"]["ENGINE"]
 # The article page's query and ingest's one-statement insert are prepared statements,
-# planned once per connection (planning the page query cost PostgreSQL four times running it). Off behind a pooler that cannot keep prepared
-# statements per client (PgBouncer in transaction mode before 1.21).
+# planned once per connection (planning the page query cost PostgreSQL four times running
+# it). Off behind a pooler that cannot keep prepared statements per client (PgBouncer in
+# transaction mode before 1.21).
 NEWSROOM_DB_PREPARED = IS_POSTGRES and env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 if NEWSROOM_DB_PREPARED:
     # Let psycopg keep prepared statements (Django turns them off). Django's own queries bind
