@@ -122,11 +122,13 @@ def test_worker_killed_mid_ingest_three_times_loses_and_duplicates_nothing(feed_
 
         # A fresh worker finishes the job.
         worker = _start_worker(env, tmp_path / "beat-final", log)
+        finished = False
         try:
             deadline = time.monotonic() + 240
             while time.monotonic() < deadline and worker.poll() is None:
                 source.refresh_from_db()
                 if Article.objects.filter(source=source).count() >= n and source.last_status == "ok":
+                    finished = True
                     break
                 time.sleep(0.5)
         finally:
@@ -140,7 +142,10 @@ def test_worker_killed_mid_ingest_three_times_loses_and_duplicates_nothing(feed_
             _kill(leftover)  # never leave a worker (or its beat) behind
     output = log.read_text(errors="replace")
     source.refresh_from_db()
-    assert source.last_status == "ok", output[-4000:]
+    assert finished, output[-4000:]
+    # A re-fetch the scheduler handed out before the worker stopped may finish during its warm
+    # shutdown: the feed is unchanged by then, so that last fetch is a 304.
+    assert source.last_status in ("ok", "not_modified"), output[-4000:]
     assert_each_entry_once(source, n)
     assert source.leased_until is None
     assert output.count("feeds.tasks.fetch_source") >= 4
