@@ -17,11 +17,14 @@ import hashlib
 import logging
 import re
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -37,10 +40,10 @@ from articles.text.simhash import hamming, shingle_tokens, simhash
 from articles.text.spam import check_spam
 from articles.text.tagging import suggest_tags
 from articles.text.tokenizer import keywords as top_keywords
-from articles.text.tokenizer import load_user_words, search_tokens
+from articles.text.tokenizer import load_user_words, search_tokens, warm_tokenizer
 from articles.text.urls import canonicalize_url, url_hash
 from newsroom import metrics
-from newsroom.db import statement_cursor
+from newsroom.db import send_statement, statement_cursor
 from newsroom.entry import EntryData
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ NEAR_DUPLICATE_DISTANCE = 3
 NEAR_DUPLICATE_WINDOW = timedelta(days=14)
 SUMMARY_CHARS = 160
 MAX_NEW_TAGS_PER_ENTRY = 5
+_PART_MAX = 8  # entries prepared ahead of the one being stored
 
 
 @dataclass
@@ -288,14 +292,23 @@ class _Batch:
     call stores can be one), and their tags. Rows stored by the call join the
     lookup, so the same entry twice in one feed is still one article."""
 
-    def __init__(self, source, prepared: list[Prepared], new_words: list[str]) -> None:
+    def __init__(self, source, new_words: list[str]) -> None:
         self.source = source
         self.by_guid: dict[str, Article] = {}
         self.by_url: dict[str, Article] = {}
-        self._load_existing(prepared)
-        self.story_candidates = self._load_story_candidates(prepared)
-        self.tags: dict[str, Tag | None] = tags_resolve_many(name for p in prepared for name in p.tag_names)
+        self.story_candidates: list[Article] = []
+        self.tags: dict[str, Tag | None] = {}
         self.new_words = new_words
+
+    def add(self, prepared: list[Prepared]) -> None:
+        """Load what these entries look up. Entries prepared while earlier ones were
+        being stored come in later parts: a row stored since is in the lookup."""
+        self._load_existing(prepared)
+        known = {c.pk for c in self.story_candidates}
+        more = [c for c in self._load_story_candidates(prepared) if c.pk not in known]
+        if more:
+            self.story_candidates = sorted(self.story_candidates + more, key=lambda c: c.pk)
+        self.tags.update(tags_resolve_many(name for p in prepared for name in p.tag_names if name not in self.tags))
 
     def _load_existing(self, prepared: list[Prepared]) -> None:
         guids = {p.guid_hash for p in prepared}
@@ -375,13 +388,14 @@ class _Batch:
 _CONTENT_FIELDS = ("title", "summary", "body", "author", "original_title", "origin_account", "url", "canonical_url")
 
 
-def _store(source, p: Prepared, result: IngestResult, batch: _Batch) -> Article | None:
+def _store(source, p: Prepared, result: IngestResult, batch: _Batch,
+           while_waiting: Callable[[], None] | None = None) -> Article | None:
     tags = batch.tags_for(p)
     existing = batch.existing(p)
     if existing is None and connection.vendor == "postgresql" and not connection.in_atomic_block:
         # A new entry: one statement, which is its own transaction (inside a caller's
         # transaction the ORM path below keeps its savepoint, so one failure can't end it).
-        return _insert_new(source, p, result, batch, tags)
+        return _insert_new(source, p, result, batch, tags, while_waiting)
     with transaction.atomic():
         if existing is not None:
             return _update(existing, source, p, result, tags)
@@ -440,7 +454,8 @@ def _count_new(article: Article, story: Article | None, result: IngestResult) ->
         result.duplicate += 1
 
 
-def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: list[Tag]) -> Article | None:
+def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: list[Tag],
+                while_waiting: Callable[[], None] | None = None) -> Article | None:
     """A new article on PostgreSQL in ONE statement: the row, its SearchDoc vector,
     its tags and the stored counts of its tags and source. A single statement is
     atomic by itself (autocommit), so an entry still succeeds or fails whole,
@@ -475,9 +490,17 @@ def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: 
                      f"WHERE id = %s AND EXISTS (SELECT 1 FROM new))")
         params.append(source.pk)
     # Prepared once per connection; the body and vector travel as parameters.
-    with statement_cursor() as cursor:
-        cursor.execute("WITH " + ", ".join(parts) + " SELECT id FROM new", params)
-        row = cursor.fetchone()
+    sql = "WITH " + ", ".join(parts) + " SELECT id FROM new"
+    sent = send_statement(sql, params) if while_waiting is not None else None
+    if sent is not None:
+        try:
+            while_waiting()  # e.g. prepare the next entry, while the server writes this one
+        finally:
+            row = sent.fetchone()
+    else:
+        with statement_cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
     if row is None:
         result.unchanged += 1
         return None
@@ -621,13 +644,14 @@ def _is_retryable(exc: OperationalError) -> bool:
     return getattr(cause, "sqlstate", None) in _RETRYABLE_SQLSTATES or getattr(cause, "pgcode", None) in _RETRYABLE_SQLSTATES
 
 
-def _store_retrying(source, p: Prepared, result: IngestResult, batch: _Batch) -> Article | None:
+def _store_retrying(source, p: Prepared, result: IngestResult, batch: _Batch,
+                    while_waiting: Callable[[], None] | None = None) -> Article | None:
     """_store, retried when PostgreSQL picks this transaction as a deadlock victim
     (its work was rolled back, so running it again is safe)."""
     for attempt in range(1, _STORE_ATTEMPTS + 1):
         partial = IngestResult()
         try:
-            article = _store(source, p, partial, batch)
+            article = _store(source, p, partial, batch, while_waiting)
         except OperationalError as exc:
             if attempt == _STORE_ATTEMPTS or not _is_retryable(exc) or connection.in_atomic_block:
                 raise
@@ -666,20 +690,44 @@ def _failed(source, entry: EntryData, exc: Exception, result: IngestResult) -> N
 
 
 def ingest(source, entries) -> IngestResult:
-    """Store entries for a source. Never raises for one bad entry: it is logged and counted."""
+    """Store entries for a source. Never raises for one bad entry: it is logged and counted.
+
+    On PostgreSQL (outside a transaction) the entries are prepared a few at a time:
+    while a new entry's INSERT runs on the server, the next entry is prepared here
+    (``_insert_new``'s ``while_waiting``), and each part's lookups are loaded when
+    the part before it is stored."""
     result = IngestResult()
     ctx = _Context(source)
-    prepared: list[tuple[EntryData, Prepared]] = []
-    for entry in _changed_entries(source, list(entries), ctx, result):
-        try:
-            prepared.append((entry, prepare_entry(entry, ctx)))
-        except Exception as exc:  # one broken entry must not cost the others
-            _failed(source, entry, exc, result)
-    if prepared:
-        batch = _Batch(source, [p for _, p in prepared], ctx.new_words)
-        for entry, p in prepared:
+    todo = deque(_changed_entries(source, list(entries), ctx, result))
+    ready: list[tuple[EntryData, Prepared]] = []
+
+    def prepare_next(count: int = 1) -> None:
+        for _ in range(min(count, len(todo))):
+            entry = todo.popleft()
             try:
-                article = _store_retrying(source, p, result, batch)
+                ready.append((entry, prepare_entry(entry, ctx)))
+            except Exception as exc:  # one broken entry must not cost the others
+                _failed(source, entry, exc, result)
+
+    overlap = (connection.vendor == "postgresql" and not connection.in_atomic_block
+               and settings.NEWSROOM_INGEST_OVERLAP and len(todo) > 1)
+    if overlap:
+        # What preparing reads from the database is read now, not while a statement is in flight.
+        ctx.vocabulary  # noqa: B018
+        warm_tokenizer()
+    batch = _Batch(source, ctx.new_words)
+    # A part is prepared before its first entry is stored (the last part's INSERTs overlap nothing).
+    part_size = max(1, min(_PART_MAX, len(todo) // 5)) if overlap else len(todo)
+    while ready or todo:
+        if not ready:
+            prepare_next(part_size)
+            continue
+        part = list(ready)
+        ready.clear()
+        batch.add([p for _, p in part])
+        for entry, p in part:
+            try:
+                article = _store_retrying(source, p, result, batch, while_waiting=prepare_next if overlap else None)
                 if article is not None:
                     result.article_ids.append(article.pk)
             except Exception as exc:

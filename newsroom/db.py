@@ -9,14 +9,29 @@ cost four times running it.
 
 With ``NEWSROOM_DB_PREPARED`` off (``DATABASE_PREPARED_STATEMENTS=0``, e.g. behind
 PgBouncer in transaction mode) it is Django's plain cursor.
+
+``send_statement()`` sends such a statement and returns at once (libpq's
+asynchronous API): PostgreSQL runs it while this process goes on computing, and
+``fetchone()`` then waits for what is left of it. Ingest prepares the next entry
+while the last one is being written.
 """
 from __future__ import annotations
+
+import re
+import select
+import time
+import weakref
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
 import psycopg
 from django.conf import settings
 from django.db import connection
+from psycopg import pq
+from psycopg.adapt import PyFormat, Transformer
 
-__all__ = ["statement_cursor"]
+__all__ = ["SentStatement", "send_statement", "statement_cursor"]
 
 _TIMESTAMPTZ = psycopg.adapters.types["timestamptz"].oid
 
@@ -49,3 +64,126 @@ def statement_cursor():
     inner.close()
     cursor.cursor = raw
     return cursor
+
+
+# Names of the statements send_statement prepared, per libpq connection: (SQL, parameter types) → name.
+_prepared: weakref.WeakKeyDictionary[Any, dict[tuple[bytes, tuple[int, ...]], bytes]] = weakref.WeakKeyDictionary()
+_PLACEHOLDER_RE = re.compile(r"%%|%s")
+
+
+@lru_cache(maxsize=32)
+def _numbered(sql: str) -> bytes:
+    """Django's ``%s`` placeholders as PostgreSQL's ``$1, $2, …`` (``%%`` is a literal ``%``)."""
+    count = 0
+
+    def number(m: re.Match) -> str:
+        nonlocal count
+        if m.group() == "%%":
+            return "%"
+        count += 1
+        return f"${count}"
+
+    return _PLACEHOLDER_RE.sub(number, sql).encode()
+
+
+class SentStatement:
+    """A statement PostgreSQL is running while the caller goes on. ``fetchone()``
+    must be called before anything else uses the connection: it waits for the
+    result, reads all of it (the connection is free again) and returns the first
+    row, or raises the statement's error as Django's cursor would."""
+
+    def __init__(self, sql: str, params: Sequence | None, transformer: Transformer, started: float) -> None:
+        self._sql = sql
+        self._params = params
+        self._tx = transformer
+        self._started = started
+        self._done = False
+
+    def fetchone(self) -> tuple | None:
+        if self._done:
+            raise RuntimeError("fetchone() already called")
+        self._done = True
+        pgconn = connection.connection.pgconn
+        with connection.wrap_database_errors:
+            results = _results(pgconn)
+        _log(self._sql, self._started)
+        error = next((r for r in results if r.status == pq.ExecStatus.FATAL_ERROR), None)
+        if error is not None:
+            if error.error_field(pq.DiagnosticField.SQLSTATE) == b"26000" and self._params is not None:
+                # The server forgot its prepared statements (DEALLOCATE/DISCARD ALL): nothing ran; again, once.
+                _prepared.pop(pgconn, None)
+                again = send_statement(self._sql, self._params)
+                if again is not None:
+                    again._params = None
+                    return again.fetchone()
+            with connection.wrap_database_errors:
+                raise psycopg.errors.error_from_result(error, encoding=connection.connection.info.encoding)
+        rows = next((r for r in results if r.status == pq.ExecStatus.TUPLES_OK), None)
+        if rows is None or not rows.ntuples:
+            return None
+        self._tx.set_pgresult(rows)
+        return self._tx.load_row(0, tuple)
+
+
+def _wait(pgconn, *, write: bool) -> None:
+    fd = pgconn.socket
+    select.select([] if write else [fd], [fd] if write else [], [])
+
+
+def _flush(pgconn) -> None:
+    while pgconn.flush():  # 1: more to send (a long body on a non-blocking connection)
+        _wait(pgconn, write=True)
+
+
+def _results(pgconn) -> list:
+    """Every result of the statement in flight (libpq returns None after the last)."""
+    results = []
+    while True:
+        pgconn.consume_input()
+        while pgconn.is_busy():
+            _wait(pgconn, write=False)
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        if result is None:
+            return results
+        results.append(result)
+
+
+def _log(sql: str, started: float) -> None:
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+
+
+def send_statement(sql: str, params: Sequence) -> SentStatement | None:
+    """Send one statement (autocommit: it is its own transaction) without waiting
+    for it; None where that can't be done (not PostgreSQL, inside a transaction),
+    and the caller runs it the usual way."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return None
+    connection.ensure_connection()
+    conn = connection.connection
+    pgconn = conn.pgconn
+    if pgconn.transaction_status != pq.TransactionStatus.IDLE or pgconn.pipeline_status:
+        return None
+    started = time.monotonic()
+    tx = Transformer(conn)
+    query = _numbered(sql)
+    with connection.wrap_database_errors:
+        values = tx.dump_sequence(list(params), [PyFormat.AUTO] * len(params))
+        types, formats = tx.types, tx.formats
+        if settings.NEWSROOM_DB_PREPARED:
+            names = _prepared.setdefault(pgconn, {})
+            name = names.get((query, types))
+            if name is None:
+                name = f"newsroom_{len(names)}".encode()
+                pgconn.send_prepare(name, query, param_types=types)
+                _flush(pgconn)
+                failed = [r for r in _results(pgconn) if r.status == pq.ExecStatus.FATAL_ERROR]
+                if failed:
+                    raise psycopg.errors.error_from_result(failed[0], encoding=conn.info.encoding)
+                names[(query, types)] = name
+            pgconn.send_query_prepared(name, values, param_formats=formats)
+        else:
+            pgconn.send_query_params(query, values, param_types=types, param_formats=formats)
+        _flush(pgconn)
+    return SentStatement(sql, params, tx, started)

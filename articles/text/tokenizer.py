@@ -28,7 +28,7 @@ import rjieba
 from .normalize import fold_width, strip_pinyin
 
 __all__ = [
-    "idf", "idf_lookup", "keywords", "load_user_words", "search_tokens", "segment", "set_user_word_loader", "user_dict_path",
+    "idf", "idf_lookup", "keywords", "load_user_words", "search_tokens", "segment", "set_user_word_loader", "user_dict_path", "warm_tokenizer",
 ]
 
 log = logging.getLogger(__name__)
@@ -218,6 +218,13 @@ def load_user_words(words: Iterable[str]) -> int:
             _runtime_words[word] = None
         _build()
     return len(new)
+
+
+def warm_tokenizer() -> None:
+    """Build the segmenter now, in this thread: on first use it reads the tag
+    vocabulary from the database (the word loader), which a thread that only
+    computes must not do."""
+    _segmenter()
 
 
 def idf(token: str) -> float:

@@ -103,6 +103,9 @@ if NEWSROOM_DB_PREPARED:
     # their parameters client-side, which psycopg never prepares: only a server-binding cursor
     # that asks for it is (newsroom.db.statement_cursor: the article page, ingest's insert).
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+# Ingest sends a new entry's INSERT and prepares the next entry while PostgreSQL runs it
+# (newsroom.db.send_statement). Off: each INSERT is waited for before the next entry.
+NEWSROOM_INGEST_OVERLAP = IS_POSTGRES and env.bool("INGEST_OVERLAP", default=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

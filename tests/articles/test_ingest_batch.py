@@ -247,3 +247,97 @@ def test_a_new_entry_whose_one_statement_is_a_deadlock_victim_is_retried(monkeyp
     assert Article.objects.count() == SearchDoc.objects.count() == 1
     source.refresh_from_db()
     assert source.article_count == 1 and Tag.objects.get(name="芯片").articles_count == 1
+
+
+def _many(site: str) -> list[EntryData]:
+    """A feed with what a store loop must get right: twelve new entries, the first one
+    again later (changed), another by the same canonical URL, spam, one that can't be prepared."""
+    topics = ["英伟达", "昇腾", "寒武纪", "摩尔线程", "壁仞", "沐曦", "海光", "龙芯", "飞腾", "兆芯", "天数智芯", "燧原"]
+    entries = [EntryData(guid=f"urn:{site}:{n}", link=f"https://{site}.example.com/a/{n}.html", title=f"{name}推理芯片第{n}代发布",
+                         content=f"<p>{name}发布第{n}代推理芯片，{CHIP[3:-4]}</p>", categories=["GPU"] if n % 3 else [],
+                         published=timezone.now() - timedelta(hours=n))
+               for n, name in enumerate(topics, start=1)]
+    entries.insert(5, EntryData(guid=f"urn:{site}:broken", link=f"https://{site}.example.com/broken", title="坏条目",
+                                content="<p>这一条在准备时出错。</p>", published=timezone.now()))
+    entries.insert(7, EntryData(guid=f"urn:{site}:spam", link=f"https://{site}.example.com/spam", title="加微信领资料",
+                                content="<p>加微信领资料，加微信领资料，限时免费。</p>", published=timezone.now()))
+    entries += [EntryData(guid=f"urn:{site}:1", link=f"https://{site}.example.com/a/1.html", title="英伟达推理芯片第1代发布（更新）",
+                          content=f"<p>更新：{CHIP_2[3:-4]}</p>", published=timezone.now() - timedelta(hours=1)),
+                EntryData(guid=f"urn:{site}:same-url", link=f"https://{site}.example.com/a/2.html?utm_source=rss",
+                          title="同一链接", content=CHIP, published=timezone.now())]
+    return entries
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "plain"])
+def test_preparing_the_next_entry_while_the_server_writes_stores_what_one_by_one_stores(prepared, settings, monkeypatch):
+    """With INGEST_OVERLAP on, entry n+1 is prepared while entry n's INSERT runs on the
+    server, and lookups are loaded part by part: the same rows, tags, counts and errors
+    as waiting for each INSERT."""
+    from articles.models import SpamRule
+    from newsroom import db
+
+    SpamRule.objects.create(pattern="加微信领资料", weight=10)
+    settings.NEWSROOM_DB_PREPARED = prepared
+    real_prepare, real_send, sent = ingest_module.prepare_entry, db.send_statement, []
+
+    def prepare(entry, ctx):
+        if entry.guid.endswith(":broken"):
+            raise ValueError("准备失败")
+        return real_prepare(entry, ctx)
+
+    def send(sql, params):
+        statement = real_send(sql, params)
+        sent.append(statement is not None)
+        return statement
+
+    monkeypatch.setattr(ingest_module, "prepare_entry", prepare)
+    monkeypatch.setattr(ingest_module, "send_statement", send)
+    results = {}
+    for overlap in (True, False):
+        settings.NEWSROOM_INGEST_OVERLAP = overlap
+        site = "ahead" if overlap else "waited"
+        source = _source(site)
+        results[overlap] = (source, ingest(source, _many(site)))
+        assert sent and all(sent) if overlap else not sent
+        sent.clear()
+    (ahead, got), (waited, expected) = results[True], results[False]
+    assert (got.new, got.updated, got.spam, got.unchanged) == (expected.new, expected.updated, expected.spam,
+                                                               expected.unchanged) == (12, 2, 1, 0)
+    assert [e.split(": ", 1)[1] for e in got.errors] == [e.split(": ", 1)[1] for e in expected.errors] == ["准备失败"]
+    assert len(got.article_ids) == len(expected.article_ids) == 15
+
+    def stored(source):  # the sites differ in links only
+        return [row[1:] for row in _stored(source)]
+
+    assert stored(ahead) == stored(waited)
+    ahead.refresh_from_db()
+    waited.refresh_from_db()
+    assert ahead.article_count == waited.article_count == 12
+    assert Tag.objects.get(name="GPU").articles_count == 2 * 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_interruption_while_preparing_ahead_leaves_the_sent_entry_stored_and_the_connection_free(settings, monkeypatch):
+    """A time limit or shutdown while the next entry is prepared: the INSERT that was
+    running is read to the end (stored, committed), and the connection serves the next query."""
+    settings.NEWSROOM_INGEST_OVERLAP = True
+    real_prepare = ingest_module.prepare_entry
+
+    class Stop(BaseException):
+        pass
+
+    def prepare(entry, ctx):
+        if entry.guid == "urn:batch:3":
+            raise Stop()
+        return real_prepare(entry, ctx)
+
+    monkeypatch.setattr(ingest_module, "prepare_entry", prepare)
+    source = _source()
+    with pytest.raises(Stop):
+        ingest(source, [_entry(n, f"第{n}条推理芯片快讯", CHIP if n % 2 else CHIP_2) for n in range(1, 6)])
+    assert sorted(Article.objects.values_list("guid", flat=True)) == ["urn:batch:1", "urn:batch:2"]
+    assert SearchDoc.objects.count() == 2
+    monkeypatch.setattr(ingest_module, "prepare_entry", real_prepare)
+    again = ingest(source, [_entry(n, f"第{n}条推理芯片快讯", CHIP if n % 2 else CHIP_2) for n in range(1, 6)])
+    assert (again.new, again.unchanged, again.errors) == (3, 2, [])

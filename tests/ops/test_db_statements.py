@@ -1,0 +1,83 @@
+"""newsroom.db.send_statement: a statement PostgreSQL runs while this process goes
+on, over a real connection — its row, its errors as Django raises them, and a
+connection that is free again afterwards, whatever happened."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import DataError, OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from newsroom.db import send_statement
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _prepared_count(prefix: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [prefix + "%"])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "unnamed"])
+def test_the_server_runs_it_while_the_caller_computes(prepared, settings):
+    settings.NEWSROOM_DB_PREPARED = prepared
+    connection.close()
+    sent = send_statement("SELECT %s::int + 1, pg_sleep(0.3)::text, '100%%'", [41])
+    started = time.monotonic()
+    time.sleep(0.3)  # the caller's own work: the statement runs meanwhile
+    assert sent.fetchone() == (42, "", "100%")
+    assert time.monotonic() - started < 0.55  # not 0.3 + 0.3 (generous: a loaded machine)
+    # Values of other types and sizes go to the same statement (one plan per parameter types).
+    for value in (7, 2**40, None):
+        assert send_statement("SELECT %s::bigint + 1, pg_sleep(0)::text, '100%%'", [value]).fetchone() == (
+            None if value is None else value + 1, "", "100%")
+    assert (_prepared_count("SELECT $1::int + 1") == 1) is prepared
+    with connection.cursor() as cursor:  # the connection is free for Django again
+        cursor.execute("SELECT 2")
+        assert cursor.fetchone() == (2,)
+
+
+def test_a_long_value_is_sent_whole_and_the_query_log_shows_the_statement():
+    body = "英伟达" * 2_000_000  # 18 MB: more than a socket buffer holds
+    with CaptureQueriesContext(connection) as queries:
+        assert send_statement("SELECT length(%s)", [body]).fetchone() == (len(body),)
+    assert [q["sql"] for q in queries.captured_queries] == ["SELECT length(%s)"]
+
+
+def test_its_errors_are_djangos_with_the_sqlstate_and_the_connection_recovers():
+    with pytest.raises(DataError) as caught:
+        send_statement("SELECT 1 / %s", [0]).fetchone()
+    assert caught.value.__cause__.sqlstate == "22012"
+    deadlock = "DO $$ BEGIN RAISE EXCEPTION 'victim %%', 1 USING ERRCODE = '40P01'; END $$"
+    with pytest.raises(OperationalError) as caught:
+        send_statement(deadlock, []).fetchone()
+    assert caught.value.__cause__.sqlstate == "40P01"  # what ingest's deadlock retry looks for
+    assert send_statement("SELECT %s", ["still here"]).fetchone() == ("still here",)
+
+
+def test_it_commits_on_its_own_and_is_not_used_inside_a_transaction():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE zz_sent (a int)")
+    try:
+        assert send_statement("INSERT INTO zz_sent VALUES (%s) RETURNING a", [5]).fetchone() == (5,)
+        connection.close()  # another connection sees the row: it was committed
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT a FROM zz_sent")
+            assert cursor.fetchall() == [(5,)]
+        with transaction.atomic():
+            assert send_statement("SELECT 1", []) is None  # its statement must stay in the caller's transaction
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE zz_sent")
+
+
+def test_a_server_that_forgot_its_prepared_statements_prepares_it_again(settings):
+    settings.NEWSROOM_DB_PREPARED = True
+    connection.close()
+    assert send_statement("SELECT %s::int * 2", [4]).fetchone() == (8,)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as a pooler's DISCARD ALL would
+    assert send_statement("SELECT %s::int * 2", [5]).fetchone() == (10,)
+    assert _prepared_count("SELECT $1::int * 2") == 1
