@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 from taggit.managers import TaggableManager
 from taggit.models import TagBase, TaggedItemBase
@@ -23,7 +24,11 @@ class Tag(TagBase):
         verbose_name = "标签"
         verbose_name_plural = "标签"
         ordering = ["-articles_count", "name"]
-        indexes = [models.Index(fields=["-articles_count", "name"], name="tag_popular")]
+        indexes = [
+            models.Index(fields=["-articles_count", "name"], name="tag_popular"),
+            # Names are matched case-insensitively (tags.tag_resolve / _lookup_many) on every ingest.
+            models.Index(Upper("name"), name="tag_name_upper"),
+        ]
 
     def get_absolute_url(self) -> str:
         return f"/tags/{self.slug}/"

@@ -1,4 +1,4 @@
-"""The list pages' orderings are served by the indexes of migration 0004."""
+"""The list pages' orderings and the lookups ingest repeats are served by indexes."""
 from __future__ import annotations
 
 import pytest
@@ -30,3 +30,17 @@ def test_list_orderings_have_indexes():
     assert "article_source_listed" in by_source and "Sort" not in by_source
     tags = plan(Tag.objects.order_by("-articles_count", "name"))
     assert "tag_popular" in tags
+
+
+def test_tag_names_are_looked_up_case_insensitively_by_index():
+    """Every ingest resolves its entries' tag names (tags._lookup_many, tag_resolve) by
+    case-insensitive name: an index lookup, not a scan of every tag."""
+    from django.db.models import Q
+
+    Tag.objects.create(name="GPU", slug="gpu")
+    sql, params = Tag.objects.filter(Q(name__iexact="gpu") | Q(name__iexact="数据中心")).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        names = "\n".join(r[0] for r in cursor.fetchall())
+    assert "tag_name_upper" in names
