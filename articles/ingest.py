@@ -24,6 +24,7 @@ from datetime import timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
@@ -706,6 +707,8 @@ def ingest(source, entries) -> IngestResult:
             entry = todo.popleft()
             try:
                 ready.append((entry, prepare_entry(entry, ctx)))
+            except SoftTimeLimitExceeded:
+                raise  # the task's time is up: not this entry's fault (see below)
             except Exception as exc:  # one broken entry must not cost the others
                 _failed(source, entry, exc, result)
 
@@ -730,6 +733,11 @@ def ingest(source, entries) -> IngestResult:
                 article = _store_retrying(source, p, result, batch, while_waiting=prepare_next if overlap else None)
                 if article is not None:
                     result.article_ids.append(article.pk)
+            except SoftTimeLimitExceeded:
+                # The fetch task's soft time limit: stop here, before the hard limit kills the
+                # worker. What is stored stays (each entry commits on its own), the source
+                # records a timeout, and its next fetch goes on with the entries not stored yet.
+                raise
             except Exception as exc:
                 _failed(source, entry, exc, result)
     if ctx.new_words:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection, transaction
@@ -383,10 +384,14 @@ def source_fetch(*, source: Source, content: bytes | None = None, content_type: 
     except (ParseError, SelectorError) as exc:
         return _record_error(source, exc.kind, str(exc), retry_after=None, now=now, started=started,
                              http_status=response.status if response else None)
+    except SoftTimeLimitExceeded:
+        log.warning("fetch of source=%s stopped at the task's time limit", source.pk)
+        return _record_error(source, "timeout", ("task time limit reached: stored entries are kept, the rest come with the next fetch"
+                              " / 超过任务时限：已存的条目保留，其余在下次抓取时继续"),
+                             retry_after=None, now=now, started=started)
     except Exception as exc:  # a bug or an unexpected input: still an error row, never a crash
-        kind = "timeout" if type(exc).__name__ == "SoftTimeLimitExceeded" else "internal"
         log.exception("fetch failed source=%s", source.pk)
-        return _record_error(source, kind, f"{type(exc).__name__}: {exc}", retry_after=None, now=now,
+        return _record_error(source, "internal", f"{type(exc).__name__}: {exc}", retry_after=None, now=now,
                              started=started)
 
     source.etag = (etag or "")[:500]

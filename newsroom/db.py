@@ -105,7 +105,11 @@ class SentStatement:
         self._done = True
         pgconn = connection.connection.pgconn
         with connection.wrap_database_errors:
-            results = _results(pgconn)
+            try:
+                results = _results(pgconn)
+            except BaseException:
+                _abandon(pgconn)  # e.g. a task's time limit while waiting: leave the connection free
+                raise
         _log(self._sql, self._started)
         error = next((r for r in results if r.status == pq.ExecStatus.FATAL_ERROR), None)
         if error is not None:
@@ -147,6 +151,16 @@ def _results(pgconn) -> list:
         if result is None:
             return results
         results.append(result)
+
+
+def _abandon(pgconn) -> None:
+    """Cancel the statement in flight and read what is left of it, so whoever uses the
+    connection next finds it free (a broken connection is Django's to replace)."""
+    try:
+        pgconn.get_cancel().cancel()
+        _results(pgconn)
+    except Exception:
+        pass
 
 
 def _log(sql: str, started: float) -> None:

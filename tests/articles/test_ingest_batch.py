@@ -341,3 +341,42 @@ def test_an_interruption_while_preparing_ahead_leaves_the_sent_entry_stored_and_
     monkeypatch.setattr(ingest_module, "prepare_entry", real_prepare)
     again = ingest(source, [_entry(n, f"第{n}条推理芯片快讯", CHIP if n % 2 else CHIP_2) for n in range(1, 6)])
     assert (again.new, again.unchanged, again.errors) == (3, 2, [])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("overlap", [True, False], ids=["overlap", "one-by-one"])
+def test_the_fetch_tasks_time_limit_stops_ingest_and_the_source_shows_a_timeout(overlap, settings, monkeypatch):
+    """Celery's soft time limit is not one entry's failure: the fetch stops, what is
+    stored stays, the editor sees a timeout, and the next fetch stores the rest."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from feeds.models import FetchLog
+    from feeds.services import source_fetch
+
+    settings.NEWSROOM_INGEST_OVERLAP = overlap
+    real_prepare = ingest_module.prepare_entry
+
+    def prepare(entry, ctx):
+        if entry.guid == "urn:batch:3":
+            raise SoftTimeLimitExceeded()
+        return real_prepare(entry, ctx)
+
+    items = "".join(f"<item><title>第{n}条推理芯片快讯</title><link>https://example.com/a/{n}.html</link>"
+                    f"<guid>urn:batch:{n}</guid><description><![CDATA[{CHIP if n % 2 else CHIP_2}]]></description></item>"
+                    for n in range(1, 6))
+    feed = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>芯片</title>{items}</channel></rss>'
+    source = _source()
+    monkeypatch.setattr(ingest_module, "prepare_entry", prepare)
+    outcome = source_fetch(source=source, content=feed.encode(), content_type="application/rss+xml")
+    assert (outcome.status, outcome.error_kind) == ("error", "timeout")
+    # Stored before the limit: with overlap the first entries (prepared a part at a time),
+    # without it none (every entry is prepared before the first is stored).
+    stored_first = ["urn:batch:1", "urn:batch:2"] if overlap else []
+    assert sorted(Article.objects.values_list("guid", flat=True)) == stored_first
+    source.refresh_from_db()
+    assert source.last_error_kind == "timeout" and "超过任务时限" in source.last_error
+    assert FetchLog.objects.get(source=source).error_kind == "timeout"
+    monkeypatch.setattr(ingest_module, "prepare_entry", real_prepare)
+    again = source_fetch(source=source, content=feed.encode(), content_type="application/rss+xml")
+    assert (again.status, again.new) == ("ok", 5 - len(stored_first))
+    assert Article.objects.count() == 5

@@ -81,3 +81,29 @@ def test_a_server_that_forgot_its_prepared_statements_prepares_it_again(settings
         cursor.execute("DEALLOCATE ALL")  # as a pooler's DISCARD ALL would
     assert send_statement("SELECT %s::int * 2", [5]).fetchone() == (10,)
     assert _prepared_count("SELECT $1::int * 2") == 1
+
+
+def test_interrupted_while_waiting_the_statement_is_cancelled_and_the_connection_free(monkeypatch):
+    """A task's time limit (a signal) may arrive while the result is awaited."""
+    from newsroom import db
+
+    class TimeUp(BaseException):
+        pass
+
+    real_wait, calls = db._wait, []
+
+    def wait_interrupted(pgconn, *, write):
+        calls.append(write)
+        if not write and len(calls) == 1:
+            raise TimeUp()
+        return real_wait(pgconn, write=write)
+
+    sent = send_statement("SELECT pg_sleep(%s)", [30])
+    monkeypatch.setattr(db, "_wait", wait_interrupted)
+    started = time.monotonic()
+    with pytest.raises(TimeUp):
+        sent.fetchone()
+    assert time.monotonic() - started < 10  # cancelled, not waited out
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 3")
+        assert cursor.fetchone() == (3,)
