@@ -175,6 +175,8 @@ def send_statement(sql: str, params: Sequence) -> SentStatement | None:
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return None
     connection.ensure_connection()
+    if not connection.get_autocommit():
+        return None  # the caller manages a transaction by hand: its statements belong in it
     conn = connection.connection
     pgconn = conn.pgconn
     if pgconn.transaction_status != pq.TransactionStatus.IDLE or pgconn.pipeline_status:

@@ -68,6 +68,11 @@ def test_it_commits_on_its_own_and_is_not_used_inside_a_transaction():
             assert cursor.fetchall() == [(5,)]
         with transaction.atomic():
             assert send_statement("SELECT 1", []) is None  # its statement must stay in the caller's transaction
+        transaction.set_autocommit(False)
+        try:
+            assert send_statement("SELECT 1", []) is None  # the same for a transaction managed by hand
+        finally:
+            transaction.set_autocommit(True)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE zz_sent")
