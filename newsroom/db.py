@@ -17,6 +17,7 @@ while the last one is being written.
 """
 from __future__ import annotations
 
+import itertools
 import re
 import select
 import time
@@ -68,6 +69,7 @@ def statement_cursor():
 
 # Names of the statements send_statement prepared, per libpq connection: (SQL, parameter types) → name.
 _prepared: weakref.WeakKeyDictionary[Any, dict[tuple[bytes, tuple[int, ...]], bytes]] = weakref.WeakKeyDictionary()
+_names = itertools.count()  # never a name twice in a process, whatever a server forgot
 _PLACEHOLDER_RE = re.compile(r"%%|%s")
 
 
@@ -105,11 +107,7 @@ class SentStatement:
         self._done = True
         pgconn = connection.connection.pgconn
         with connection.wrap_database_errors:
-            try:
-                results = _results(pgconn)
-            except BaseException:
-                _abandon(pgconn)  # e.g. a task's time limit while waiting: leave the connection free
-                raise
+            results = _collect(pgconn)
         _log(self._sql, self._started)
         error = next((r for r in results if r.status == pq.ExecStatus.FATAL_ERROR), None)
         if error is not None:
@@ -153,6 +151,16 @@ def _results(pgconn) -> list:
         results.append(result)
 
 
+def _collect(pgconn) -> list:
+    """_results; interrupted while waiting (e.g. a task's time limit, a signal), the
+    statement is abandoned so that the connection is free for whoever comes next."""
+    try:
+        return _results(pgconn)
+    except BaseException:
+        _abandon(pgconn)
+        raise
+
+
 def _abandon(pgconn) -> None:
     """Cancel the statement in flight and read what is left of it, so whoever uses the
     connection next finds it free (a broken connection is Django's to replace)."""
@@ -191,10 +199,10 @@ def send_statement(sql: str, params: Sequence) -> SentStatement | None:
             names = _prepared.setdefault(pgconn, {})
             name = names.get((query, types))
             if name is None:
-                name = f"newsroom_{len(names)}".encode()
+                name = f"newsroom_{next(_names)}".encode()
                 pgconn.send_prepare(name, query, param_types=types)
                 _flush(pgconn)
-                failed = [r for r in _results(pgconn) if r.status == pq.ExecStatus.FATAL_ERROR]
+                failed = [r for r in _collect(pgconn) if r.status == pq.ExecStatus.FATAL_ERROR]
                 if failed:
                     raise psycopg.errors.error_from_result(failed[0], encoding=conn.info.encoding)
                 names[(query, types)] = name
