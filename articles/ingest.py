@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import time
 from collections import deque
@@ -44,7 +45,7 @@ from articles.text.tokenizer import keywords as top_keywords
 from articles.text.tokenizer import load_user_words, search_tokens, warm_tokenizer
 from articles.text.urls import canonicalize_url, url_hash
 from newsroom import metrics
-from newsroom.db import send_statement, statement_cursor
+from newsroom.db import from_row, send_statement, statement_cursor
 from newsroom.entry import EntryData
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,6 @@ NEAR_DUPLICATE_DISTANCE = 3
 NEAR_DUPLICATE_WINDOW = timedelta(days=14)
 SUMMARY_CHARS = 160
 MAX_NEW_TAGS_PER_ENTRY = 5
-_PART_MAX = 8  # entries prepared ahead of the one being stored
 
 
 @dataclass
@@ -286,6 +286,25 @@ def _shares_band(candidate: Article, bands: list[int]) -> bool:
     return any(getattr(candidate, f"sim_band{i}") == band for i, band in enumerate(bands))
 
 
+_CANDIDATE_FIELDS = ("id", "simhash", "story_id", "sim_band0", "sim_band1", "sim_band2", "sim_band3")
+
+
+@lru_cache(maxsize=1)
+def _existing_fields() -> tuple[str, ...]:
+    """What a stored row is loaded with for comparing and updating: all but the search
+    text and keywords (an update writes both; nothing reads them before)."""
+    return tuple(f.attname for f in Article._meta.concrete_fields if f.attname not in ("search_text", "keywords"))
+
+
+def _prepared_rows(model, names: tuple[str, ...], sql: str, params: list) -> list:
+    """Instances for a lookup every ingest call repeats with new values: on PostgreSQL a
+    prepared statement with array parameters (the same text whatever the number of
+    values), planned once per connection; the ORM builds and plans a new IN list each time."""
+    with statement_cursor() as cursor:
+        cursor.execute(sql, params)
+        return [from_row(model, names, row) for row in cursor.fetchall()]
+
+
 class _Batch:
     """What the prepared entries of one ingest call look up, loaded for all of them
     at once: the stored rows with their guids or canonical URLs, the recent
@@ -312,13 +331,16 @@ class _Batch:
         self.tags.update(tags_resolve_many(name for p in prepared for name in p.tag_names if name not in self.tags))
 
     def _load_existing(self, prepared: list[Prepared]) -> None:
-        guids = {p.guid_hash for p in prepared}
-        urls = {p.url_hash for p in prepared if p.url_hash}
-        rows = (
-            Article.objects.filter(Q(source=self.source, guid_hash__in=guids) | Q(url_hash__in=urls))
-            .defer("search_text")
-            .order_by("id")
-        )
+        guids = sorted({p.guid_hash for p in prepared})
+        urls = sorted({p.url_hash for p in prepared if p.url_hash})
+        if connection.vendor == "postgresql":
+            rows = _prepared_rows(Article, _existing_fields(), f"""
+                SELECT {", ".join(_existing_fields())} FROM {Article._meta.db_table}
+                WHERE (source_id = %s AND guid_hash = ANY(%s::text[])) OR url_hash = ANY(%s::text[]) ORDER BY id""",
+                [self.source.pk, guids, urls])
+        else:
+            rows = (Article.objects.filter(Q(source=self.source, guid_hash__in=guids) | Q(url_hash__in=urls))
+                    .only(*_existing_fields()).order_by("id"))
         for row in rows:
             self.remember(row)
 
@@ -347,17 +369,23 @@ class _Batch:
         hashes = [p.simhash for p in prepared if p.simhash is not None]
         if not hashes:
             return []
+        bands = [sorted({_band(h, i) for h in hashes}) for i in range(4)]
+        since = timezone.now() - NEAR_DUPLICATE_WINDOW
+        # Only a published article can carry a story: a pending/hidden root would
+        # fold its reposts out of every list while showing nothing itself.
+        if connection.vendor == "postgresql":
+            return _prepared_rows(Article, _CANDIDATE_FIELDS, f"""
+                SELECT {", ".join(_CANDIDATE_FIELDS)} FROM {Article._meta.db_table}
+                WHERE (sim_band0 = ANY(%s::int[]) OR sim_band1 = ANY(%s::int[]) OR sim_band2 = ANY(%s::int[])
+                       OR sim_band3 = ANY(%s::int[]))
+                  AND fetched_at >= %s AND source_id <> %s AND status = %s ORDER BY id""",
+                [*bands, since, self.source.pk, Article.Status.PUBLISHED])
         match = Q()
         for i in range(4):
-            match |= Q(**{f"sim_band{i}__in": sorted({_band(h, i) for h in hashes})})
+            match |= Q(**{f"sim_band{i}__in": bands[i]})
         return list(
-            Article.objects.filter(match, fetched_at__gte=timezone.now() - NEAR_DUPLICATE_WINDOW)
-            .exclude(source=self.source)
-            # Only a published article can carry a story: a pending/hidden root would
-            # fold its reposts out of every list while showing nothing itself.
-            .filter(status=Article.Status.PUBLISHED)
-            .only("id", "simhash", "story_id", "sim_band0", "sim_band1", "sim_band2", "sim_band3")
-            .order_by("id")
+            Article.objects.filter(match, fetched_at__gte=since).exclude(source=self.source)
+            .filter(status=Article.Status.PUBLISHED).only(*_CANDIDATE_FIELDS).order_by("id")
         )
 
     def story(self, p: Prepared) -> Article | None:
@@ -670,11 +698,17 @@ def _store_retrying(source, p: Prepared, result: IngestResult, batch: _Batch,
 
 def _changed_entries(source, entries: list[EntryData], ctx: _Context, result: IngestResult) -> list[EntryData]:
     """Re-fetched feeds repeat most entries unchanged: one query finds them, and they skip the pipeline."""
-    seen = dict(
-        Article.objects.filter(source=source, guid_hash__in=[h for h in map(_entry_guid_hash, entries) if h])
-        .exclude(raw_hash="")
-        .values_list("guid_hash", "raw_hash")
-    )
+    hashes = sorted({h for h in map(_entry_guid_hash, entries) if h})
+    if not hashes:
+        seen = {}
+    elif connection.vendor == "postgresql":
+        with statement_cursor() as cursor:
+            cursor.execute(f"SELECT guid_hash, raw_hash FROM {Article._meta.db_table} "
+                           "WHERE source_id = %s AND guid_hash = ANY(%s::text[]) AND raw_hash <> ''", [source.pk, hashes])
+            seen = dict(cursor.fetchall())
+    else:
+        seen = dict(Article.objects.filter(source=source, guid_hash__in=hashes).exclude(raw_hash="")
+                    .values_list("guid_hash", "raw_hash"))
     changed = []
     for entry in entries:
         guid_hash = _entry_guid_hash(entry)
@@ -719,8 +753,9 @@ def ingest(source, entries) -> IngestResult:
         ctx.vocabulary  # noqa: B018
         warm_tokenizer()
     batch = _Batch(source, ctx.new_words)
-    # A part is prepared before its first entry is stored (the last part's INSERTs overlap nothing).
-    part_size = max(1, min(_PART_MAX, len(todo) // 5)) if overlap else len(todo)
+    # A part is prepared before its first entry is stored, and its lookups cost a few round
+    # trips: about √(4n) entries a part balances those against the INSERTs left unoverlapped.
+    part_size = math.ceil(math.sqrt(4 * len(todo))) if overlap else len(todo)
     while ready or todo:
         if not ready:
             prepare_next(part_size)

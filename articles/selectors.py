@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
@@ -11,7 +10,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from articles import counters
 from articles.models import Article, Bookmark, Comment, RelatedArticle, SourceFollow, Tag, TagFollow, TaggedArticle
 from articles.text.urls import url_hash
-from newsroom.db import statement_cursor
+from newsroom.db import from_row, statement_cursor
 
 
 def known_links(source_id: int, links: list[str]) -> set[str]:
@@ -40,7 +39,7 @@ def attach_tags(articles: list[Article]) -> list[Article]:
         rows = (TaggedArticle.objects.filter(content_object_id__in=list(by_article)).order_by("id")
                 .values_list("content_object_id", "tag_id", "tag__name", "tag__slug"))
         for article_id, tag_id, name, slug in rows:
-            by_article[article_id].append(_from_db(Tag, ("id", "name", "slug"), (tag_id, name, slug)))
+            by_article[article_id].append(from_row(Tag, ("id", "name", "slug"), (tag_id, name, slug)))
     for article in articles:
         cached = Tag.objects.all()
         cached._result_cache, cached._prefetch_done = by_article[article.pk], True
@@ -120,18 +119,6 @@ WHERE a.id = %s::bigint
 """
 
 
-@cache
-def _model_order(model, names: tuple[str, ...]) -> tuple[int, ...]:
-    position = {f.attname: i for i, f in enumerate(model._meta.concrete_fields)}
-    return tuple(sorted(range(len(names)), key=lambda i: position[names[i]]))
-
-
-def _from_db(model, names: tuple[str, ...], values):
-    """``model.from_db`` (a loaded instance, the other fields deferred) for ``values``
-    given in ``names`` order; from_db itself wants them in the model's field order."""
-    order = _model_order(model, names)
-    return model.from_db("default", names, [values[i] for i in order])
-
 
 def article_page(pk: int) -> ArticlePage | None:
     """The article page's data: one query on PostgreSQL (the ORM would take four,
@@ -152,19 +139,19 @@ def article_page(pk: int) -> ArticlePage | None:
         return None
     # Built as the ORM builds rows (Model.from_db): fields the query does not read are deferred.
     n_a, n_s = len(_A), len(_S)
-    article = _from_db(Article, _A, row[:n_a])
-    article.source = _from_db(Source, _S, row[n_a : n_a + n_s])
+    article = from_row(Article, _A, row[:n_a])
+    article.source = from_row(Source, _S, row[n_a : n_a + n_s])
     tags_json, related_json, also_json = row[n_a + n_s :]
-    tags = [_from_db(Tag, _T, t) for t in tags_json or []]
+    tags = [from_row(Tag, _T, t) for t in tags_json or []]
     related = []
     for rid, title, published, reads, score, words in related_json or []:
-        link = _from_db(RelatedArticle, _R, (pk, rid, score, words))
-        link.related = _from_db(Article, _R_ARTICLE, (rid, title, datetime.fromisoformat(published), reads,
+        link = from_row(RelatedArticle, _R, (pk, rid, score, words))
+        link.related = from_row(Article, _R_ARTICLE, (rid, title, datetime.fromisoformat(published), reads,
                                                       Article.Status.PUBLISHED))
         related.append(link)
     also = []
     for oid, title, url, name, slug in also_json or []:
-        other = _from_db(Article, _ALSO, (oid, title, url, Article.Status.PUBLISHED))
+        other = from_row(Article, _ALSO, (oid, title, url, Article.Status.PUBLISHED))
         other.source = Source(name=name, slug=slug)
         also.append(other)
     return ArticlePage(article, tags, related, also)

@@ -23,7 +23,7 @@ import select
 import time
 import weakref
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import psycopg
@@ -32,7 +32,7 @@ from django.db import connection
 from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
 
-__all__ = ["SentStatement", "send_statement", "statement_cursor"]
+__all__ = ["SentStatement", "from_row", "send_statement", "statement_cursor"]
 
 _TIMESTAMPTZ = psycopg.adapters.types["timestamptz"].oid
 
@@ -65,6 +65,19 @@ def statement_cursor():
     inner.close()
     cursor.cursor = raw
     return cursor
+
+
+def from_row(model, names: tuple[str, ...], values):
+    """What the ORM makes of a row (``model.from_db``: a loaded instance, the fields not
+    read deferred) for ``values`` in ``names`` order; from_db wants the model's order."""
+    order = _model_order(model, names)
+    return model.from_db("default", names, [values[i] for i in order])
+
+
+@cache
+def _model_order(model, names: tuple[str, ...]) -> tuple[int, ...]:
+    position = {f.attname: i for i, f in enumerate(model._meta.concrete_fields)}
+    return tuple(sorted(range(len(names)), key=lambda i: position[names[i]]))
 
 
 # Names of the statements send_statement prepared, per libpq connection: (SQL, parameter types) → name.

@@ -317,6 +317,11 @@ def test_preparing_the_next_entry_while_the_server_writes_stores_what_one_by_one
     assert Tag.objects.get(name="GPU").articles_count == 2 * 8
 
 
+# Twelve entries: the first part (√(4·12) → 7) is prepared before storing starts; entry 9 is
+# prepared while entry 2's INSERT runs.
+_FIRST_PART = 7
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_interruption_while_preparing_ahead_leaves_the_sent_entry_stored_and_the_connection_free(settings, monkeypatch):
     """A time limit or shutdown while the next entry is prepared: the INSERT that was
@@ -328,19 +333,19 @@ def test_an_interruption_while_preparing_ahead_leaves_the_sent_entry_stored_and_
         pass
 
     def prepare(entry, ctx):
-        if entry.guid == "urn:batch:3":
+        if entry.guid == f"urn:batch:{_FIRST_PART + 2}":  # prepared while entry 2's INSERT runs
             raise Stop()
         return real_prepare(entry, ctx)
 
     monkeypatch.setattr(ingest_module, "prepare_entry", prepare)
     source = _source()
     with pytest.raises(Stop):
-        ingest(source, [_entry(n, f"第{n}条推理芯片快讯", CHIP if n % 2 else CHIP_2) for n in range(1, 6)])
+        ingest(source, [_entry(n, f"第{n}条推理芯片快讯", CHIP if n % 2 else CHIP_2) for n in range(1, 13)])
     assert sorted(Article.objects.values_list("guid", flat=True)) == ["urn:batch:1", "urn:batch:2"]
     assert SearchDoc.objects.count() == 2
     monkeypatch.setattr(ingest_module, "prepare_entry", real_prepare)
-    again = ingest(source, [_entry(n, f"第{n}条推理芯片快讯", CHIP if n % 2 else CHIP_2) for n in range(1, 6)])
-    assert (again.new, again.unchanged, again.errors) == (3, 2, [])
+    again = ingest(source, [_entry(n, f"第{n}条推理芯片快讯", CHIP if n % 2 else CHIP_2) for n in range(1, 13)])
+    assert (again.new, again.unchanged, again.errors) == (10, 2, [])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -357,13 +362,13 @@ def test_the_fetch_tasks_time_limit_stops_ingest_and_the_source_shows_a_timeout(
     real_prepare = ingest_module.prepare_entry
 
     def prepare(entry, ctx):
-        if entry.guid == "urn:batch:3":
+        if entry.guid == f"urn:batch:{_FIRST_PART + 2}":
             raise SoftTimeLimitExceeded()
         return real_prepare(entry, ctx)
 
     items = "".join(f"<item><title>第{n}条推理芯片快讯</title><link>https://example.com/a/{n}.html</link>"
                     f"<guid>urn:batch:{n}</guid><description><![CDATA[{CHIP if n % 2 else CHIP_2}]]></description></item>"
-                    for n in range(1, 6))
+                    for n in range(1, 13))
     feed = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>芯片</title>{items}</channel></rss>'
     source = _source()
     monkeypatch.setattr(ingest_module, "prepare_entry", prepare)
@@ -378,5 +383,50 @@ def test_the_fetch_tasks_time_limit_stops_ingest_and_the_source_shows_a_timeout(
     assert FetchLog.objects.get(source=source).error_kind == "timeout"
     monkeypatch.setattr(ingest_module, "prepare_entry", real_prepare)
     again = source_fetch(source=source, content=feed.encode(), content_type="application/rss+xml")
-    assert (again.status, again.new) == ("ok", 5 - len(stored_first))
-    assert Article.objects.count() == 5
+    assert (again.status, again.new) == ("ok", 12 - len(stored_first))
+    assert Article.objects.count() == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lookups_every_ingest_repeats_are_prepared_and_find_what_the_orm_finds(settings):
+    """Stored rows by guid / canonical URL, SimHash neighbours from other sources and the
+    unchanged-entry check run as prepared statements with array parameters on PostgreSQL;
+    they find the same rows, with the same loaded fields, as the ORM queries they replace."""
+    from django.db.models import Q
+
+    settings.NEWSROOM_DB_PREPARED = True
+    connection.close()
+    body = "".join(f"<p>{CHIP[3:-4]}第{i}段：昇腾与英伟达的推理芯片在数据中心展开竞争，价格与生态都是关键。</p>" for i in range(6))
+    mine, other = _source("mine"), _source("other")
+    ingest(other, [_entry(1, "推理芯片竞争加剧", body), _entry(2, "昇腾推理芯片量产", CHIP_2)])
+    stored = ingest(mine, [_entry(3, "英伟达发布Blackwell推理芯片", CHIP)])
+    Article.objects.filter(guid="urn:batch:2").update(status=Article.Status.PENDING)  # no story root
+    ctx = ingest_module._Context(mine)
+    prepared = [ingest_module.prepare_entry(e, ctx) for e in (
+        _entry(3, "英伟达发布Blackwell推理芯片（更新）", CHIP_2),  # mine, by guid
+        EntryData(guid="urn:x", link="https://example.com/a/1.html?utm_source=x", title="同一链接", content=CHIP,
+                  published=timezone.now()),  # other's row, by canonical URL
+        _entry(4, "转载：推理芯片竞争加剧", "<p>某公众号消息，</p>" + body),  # other's near-duplicate
+    )]
+    batch = ingest_module._Batch(mine, [])
+    batch.add(prepared)
+    orm_rows = Article.objects.filter(Q(source=mine, guid_hash__in=[p.guid_hash for p in prepared])
+                                      | Q(url_hash__in=[p.url_hash for p in prepared])).order_by("id")
+    assert sorted({a.pk for a in [*batch.by_guid.values(), *batch.by_url.values()]}) == [a.pk for a in orm_rows]
+    found = batch.existing(prepared[0])
+    assert found.pk == stored.article_ids[0] and found.body == Article.objects.get(pk=found.pk).body
+    assert batch.existing(prepared[1]).guid == "urn:batch:1"
+    assert [c.pk for c in batch.story_candidates] == list(
+        Article.objects.filter(Q(sim_band0__in=[ingest_module._band(prepared[2].simhash, 0)])
+                               | Q(sim_band1__in=[ingest_module._band(prepared[2].simhash, 1)])
+                               | Q(sim_band2__in=[ingest_module._band(prepared[2].simhash, 2)])
+                               | Q(sim_band3__in=[ingest_module._band(prepared[2].simhash, 3)]))
+        .exclude(source=mine).filter(status=Article.Status.PUBLISHED).order_by("id").values_list("id", flat=True))
+    assert batch.story(prepared[2]).guid == "urn:batch:1"
+    again = ingest(mine, [_entry(3, "英伟达发布Blackwell推理芯片", CHIP)])
+    assert again.unchanged == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = " ".join(row[0] for row in cursor.fetchall())
+    assert "guid_hash = ANY" in statements and "sim_band0 = ANY" in statements
+    assert "SELECT guid_hash, raw_hash" in statements
