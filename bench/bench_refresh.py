@@ -9,7 +9,7 @@ Call with Django set up against the test PostgreSQL database:
 Every source is on one host (the local server), so this also exercises the
 per-host politeness limit: the bench raises NEWSROOM_PER_HOST_CONCURRENCY to
 the pool size, as an operator would for a host they own. The rows it creates
-(sources, their articles, fetch logs) are deleted afterwards.
+(sources, their articles, fetch logs) are deleted afterwards (bench.cleanup).
 """
 from __future__ import annotations
 
@@ -118,7 +118,9 @@ def run_refresh_bench(n_sources: int = 1000, delay: float = 0.2, *, concurrency:
     finally:
         server.close()
         if created:
-            Source.objects.filter(pk__in=created).delete()  # cascades to their articles and fetch logs
+            from bench.cleanup import forget_sources
+
+            forget_sources(created)  # their articles and fetch logs too; tag counts put back
 
 
 if __name__ == "__main__":  # python bench/bench_refresh.py  (uses DJANGO_SETTINGS_MODULE / DATABASE_URL)

@@ -306,13 +306,9 @@ def bench_ingest(args) -> dict:
             stored += outcome.new + outcome.spam
         pipeline_s = time.perf_counter() - t
     finally:
-        from articles.models import Article, RelatedArticle, TaggedArticle
+        from bench.cleanup import forget_sources
 
-        ids = Article.objects.filter(source__in=sources)
-        RelatedArticle.objects.filter(related__in=ids).delete()
-        TaggedArticle.objects.filter(content_object__in=ids).delete()
-        ids.delete()
-        Source.objects.filter(pk__in=[s.pk for s in sources]).delete()
+        forget_sources([s.pk for s in sources])
         connection.close()
         # Ingest queued related-post refreshes for articles that are gone now: nobody needs them.
         __import__("redis").Redis.from_url(REDIS_URL).delete("process")
