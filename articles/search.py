@@ -54,6 +54,8 @@ from articles.models import Article, SearchDoc
 from articles.text.normalize import fold_width
 from articles.text.sanitize import html_to_text
 from articles.text.tokenizer import search_tokens, segment
+from feeds.models import Source
+from newsroom.db import from_row, statement_cursor
 
 MAX_INDEX_CHARS = 60_000
 MAX_QUERY_CHARS = 100
@@ -378,7 +380,7 @@ def to_tsquery(parsed: ParsedQuery) -> str:
 
 # What a result card and the search feed show (snippets need the body).
 _CARD_FIELDS = ("id", "title", "summary", "body", "author", "origin_account", "published_at", "updated_at",
-                "read_count", "bookmark_count", "status", "source__name", "source__slug")
+                "read_count", "bookmark_count", "status", "source__name", "source__slug")  # source's last
 
 
 class SearchHits:
@@ -409,9 +411,31 @@ class SearchHits:
         ids = self.ids[index]
         from articles.selectors import attach_tags
 
-        rows = Article.objects.filter(pk__in=ids).select_related("source").only(*_CARD_FIELDS)
-        by_id = {a.pk: a for a in rows}
+        by_id = {a.pk: a for a in _cards(ids)}
         return attach_tags([by_id[i] for i in ids if i in by_id])
+
+
+_CARD_SQL = f"""
+SELECT {", ".join("a." + f for f in (*_CARD_FIELDS[:-2], "source_id"))}, s.name, s.slug
+  FROM articles_article a JOIN feeds_source s ON s.id = a.source_id WHERE a.id = ANY(%s::bigint[])
+"""
+
+
+def _cards(ids: list[int]) -> list[Article]:
+    """These articles as search-result cards (with their source's name and slug); on
+    PostgreSQL a statement prepared once per connection, one array parameter."""
+    if not _is_postgres():
+        return list(Article.objects.filter(pk__in=ids).select_related("source").only(*_CARD_FIELDS))
+    with statement_cursor() as cursor:
+        cursor.execute(_CARD_SQL, [ids])
+        rows = cursor.fetchall()
+    names = (*_CARD_FIELDS[:-2], "source_id")
+    cards = []
+    for row in rows:
+        card = from_row(Article, names, row[: len(names)])
+        card.source = from_row(Source, ("id", "name", "slug"), (card.source_id, *row[len(names):]))
+        cards.append(card)
+    return cards
 
 
 def match_window(parsed: ParsedQuery, narrow: QuerySet | None = None) -> QuerySet | None:

@@ -220,3 +220,35 @@ def test_a_common_word_lists_the_newest_matches_and_says_so(client, corpus, monk
     assert hits == newest[:1] and len(everything) > 1
     text = page_text(client.get("/search/", {"q": "英伟达"}).content)
     assert "最新 1 条结果（更早的请按日期筛选）" in text
+
+
+def test_result_cards_and_list_tags_come_from_prepared_statements_as_the_orm_builds_them(settings):
+    """A page of search results (the cards with their source) and every list's tags are
+    read with statements prepared once per connection: the same objects, fields and
+    order as the ORM queries they replace."""
+    from django.db import connection
+
+    from articles import selectors
+    from articles.models import TaggedArticle
+    from articles.search import _CARD_FIELDS, _cards
+
+    settings.NEWSROOM_DB_PREPARED = True
+    source = make_source(tags="芯片")
+    stored = [store(source, title, body, categories=["GPU", "数据中心"][: i % 3]) for i, (title, body) in enumerate(CORPUS[:6])]
+    ids = [a.pk for a in reversed(stored)]
+    orm = {a.pk: a for a in Article.objects.filter(pk__in=ids).select_related("source").only(*_CARD_FIELDS)}
+    fields = [f.rstrip("_") for f in _CARD_FIELDS if "__" not in f]
+    for card in _cards(ids):
+        expected = orm[card.pk]
+        assert [getattr(card, f) for f in fields] == [getattr(expected, f) for f in fields]
+        assert (card.source.pk, card.source.name, card.source.slug) == (source.pk, source.name, source.slug)
+        assert card.get_deferred_fields() == expected.get_deferred_fields()
+    assert selectors._tag_rows(ids) == list(
+        TaggedArticle.objects.filter(content_object_id__in=ids).order_by("id")
+        .values_list("content_object_id", "tag_id", "tag__name", "tag__slug"))
+    hits = search_articles("芯片")
+    assert [a.pk for a in hits[:20]] == hits.ids[:20] and all(a.tags.all() for a in hits[:20])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = " ".join(row[0] for row in cursor.fetchall())
+    assert "ta.content_object_id = ANY" in statements and "a.id = ANY" in statements
