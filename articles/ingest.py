@@ -6,10 +6,11 @@ transaction, so one bad entry never costs another. Idempotent: the same entry
 twice is an update (or nothing), never a duplicate.
 
 What the entries of one call look up (their stored rows, SimHash neighbours,
-tags) is loaded once for all of them (``_Batch``), and an article is stored
-with its search text and vector in the INSERT itself: a new entry costs a
-handful of statements. Related posts are computed off this path
-(``related.schedule_refresh``: one task per call).
+tags) is loaded for many of them at once (``_Batch``, a part of the call's
+entries at a time), and an article is stored with its search text and vector
+in the INSERT itself: a new entry costs one statement, which PostgreSQL runs
+while the next entry is being prepared. Related posts are computed off this
+path (``related.schedule_refresh``: one task per call).
 """
 from __future__ import annotations
 
@@ -306,8 +307,8 @@ def _prepared_rows(model, names: tuple[str, ...], sql: str, params: list) -> lis
 
 
 class _Batch:
-    """What the prepared entries of one ingest call look up, loaded for all of them
-    at once: the stored rows with their guids or canonical URLs, the recent
+    """What the prepared entries of one ingest call look up, loaded a part of them at
+    a time (``add``): the stored rows with their guids or canonical URLs, the recent
     published articles of *other* sources sharing a SimHash band (so nothing this
     call stores can be one), and their tags. Rows stored by the call join the
     lookup, so the same entry twice in one feed is still one article."""
