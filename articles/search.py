@@ -380,7 +380,8 @@ def to_tsquery(parsed: ParsedQuery) -> str:
 
 # What a result card and the search feed show (snippets need the body).
 _CARD_FIELDS = ("id", "title", "summary", "body", "author", "origin_account", "published_at", "updated_at",
-                "read_count", "bookmark_count", "status", "source__name", "source__slug")  # source's last
+                "read_count", "bookmark_count", "status", "source__name", "source__slug")
+_CARD_ARTICLE_FIELDS = (*(f for f in _CARD_FIELDS if "__" not in f), "source_id")
 
 
 class SearchHits:
@@ -416,7 +417,7 @@ class SearchHits:
 
 
 _CARD_SQL = f"""
-SELECT {", ".join("a." + f for f in (*_CARD_FIELDS[:-2], "source_id"))}, s.name, s.slug
+SELECT {", ".join("a." + f for f in _CARD_ARTICLE_FIELDS)}, s.name, s.slug
   FROM articles_article a JOIN feeds_source s ON s.id = a.source_id WHERE a.id = ANY(%s::bigint[])
 """
 
@@ -429,11 +430,11 @@ def _cards(ids: list[int]) -> list[Article]:
     with statement_cursor() as cursor:
         cursor.execute(_CARD_SQL, [ids])
         rows = cursor.fetchall()
-    names = (*_CARD_FIELDS[:-2], "source_id")
+    n = len(_CARD_ARTICLE_FIELDS)
     cards = []
     for row in rows:
-        card = from_row(Article, names, row[: len(names)])
-        card.source = from_row(Source, ("id", "name", "slug"), (card.source_id, *row[len(names):]))
+        card = from_row(Article, _CARD_ARTICLE_FIELDS, row[:n])
+        card.source = from_row(Source, ("id", "name", "slug"), (card.source_id, *row[n:]))
         cards.append(card)
     return cards
 
