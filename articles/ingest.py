@@ -46,7 +46,7 @@ from articles.text.tokenizer import keywords as top_keywords
 from articles.text.tokenizer import load_user_words, search_tokens, warm_tokenizer
 from articles.text.urls import canonicalize_url, url_hash
 from newsroom import metrics
-from newsroom.db import from_row, send_statement, statement_cursor
+from newsroom.db import from_row, send_statement, statement_cursor, statement_rows
 from newsroom.entry import EntryData
 
 log = logging.getLogger(__name__)
@@ -297,15 +297,6 @@ def _existing_fields() -> tuple[str, ...]:
     return tuple(f.attname for f in Article._meta.concrete_fields if f.attname not in ("search_text", "keywords"))
 
 
-def _prepared_rows(model, names: tuple[str, ...], sql: str, params: list) -> list:
-    """Instances for a lookup every ingest call repeats with new values: on PostgreSQL a
-    prepared statement with array parameters (the same text whatever the number of
-    values), planned once per connection; the ORM builds and plans a new IN list each time."""
-    with statement_cursor() as cursor:
-        cursor.execute(sql, params)
-        return [from_row(model, names, row) for row in cursor.fetchall()]
-
-
 class _Batch:
     """What the prepared entries of one ingest call look up, loaded a part of them at
     a time (``add``): the stored rows with their guids or canonical URLs, the recent
@@ -335,10 +326,11 @@ class _Batch:
         guids = sorted({p.guid_hash for p in prepared})
         urls = sorted({p.url_hash for p in prepared if p.url_hash})
         if connection.vendor == "postgresql":
-            rows = _prepared_rows(Article, _existing_fields(), f"""
+            # Prepared once per connection, array parameters: the ORM would build and plan a new IN list each time.
+            rows = [from_row(Article, _existing_fields(), row) for row in statement_rows(f"""
                 SELECT {", ".join(_existing_fields())} FROM {Article._meta.db_table}
                 WHERE (source_id = %s AND guid_hash = ANY(%s::text[])) OR url_hash = ANY(%s::text[]) ORDER BY id""",
-                [self.source.pk, guids, urls])
+                [self.source.pk, guids, urls])]
         else:
             rows = (Article.objects.filter(Q(source=self.source, guid_hash__in=guids) | Q(url_hash__in=urls))
                     .only(*_existing_fields()).order_by("id"))
@@ -375,12 +367,12 @@ class _Batch:
         # Only a published article can carry a story: a pending/hidden root would
         # fold its reposts out of every list while showing nothing itself.
         if connection.vendor == "postgresql":
-            return _prepared_rows(Article, _CANDIDATE_FIELDS, f"""
+            return [from_row(Article, _CANDIDATE_FIELDS, row) for row in statement_rows(f"""
                 SELECT {", ".join(_CANDIDATE_FIELDS)} FROM {Article._meta.db_table}
                 WHERE (sim_band0 = ANY(%s::int[]) OR sim_band1 = ANY(%s::int[]) OR sim_band2 = ANY(%s::int[])
                        OR sim_band3 = ANY(%s::int[]))
                   AND fetched_at >= %s AND source_id <> %s AND status = %s ORDER BY id""",
-                [*bands, since, self.source.pk, Article.Status.PUBLISHED])
+                [*bands, since, self.source.pk, Article.Status.PUBLISHED])]
         match = Q()
         for i in range(4):
             match |= Q(**{f"sim_band{i}__in": bands[i]})
@@ -703,10 +695,9 @@ def _changed_entries(source, entries: list[EntryData], ctx: _Context, result: In
     if not hashes:
         seen = {}
     elif connection.vendor == "postgresql":
-        with statement_cursor() as cursor:
-            cursor.execute(f"SELECT guid_hash, raw_hash FROM {Article._meta.db_table} "
-                           "WHERE source_id = %s AND guid_hash = ANY(%s::text[]) AND raw_hash <> ''", [source.pk, hashes])
-            seen = dict(cursor.fetchall())
+        seen = dict(statement_rows(f"SELECT guid_hash, raw_hash FROM {Article._meta.db_table} "
+                                   "WHERE source_id = %s AND guid_hash = ANY(%s::text[]) AND raw_hash <> ''",
+                                   [source.pk, hashes]))
     else:
         seen = dict(Article.objects.filter(source=source, guid_hash__in=hashes).exclude(raw_hash="")
                     .values_list("guid_hash", "raw_hash"))

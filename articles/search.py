@@ -55,7 +55,7 @@ from articles.text.normalize import fold_width
 from articles.text.sanitize import html_to_text
 from articles.text.tokenizer import search_tokens, segment
 from feeds.models import Source
-from newsroom.db import from_row, statement_cursor
+from newsroom.db import from_row, statement_rows
 
 MAX_INDEX_CHARS = 60_000
 MAX_QUERY_CHARS = 100
@@ -427,12 +427,9 @@ def _cards(ids: list[int]) -> list[Article]:
     PostgreSQL a statement prepared once per connection, one array parameter."""
     if not _is_postgres():
         return list(Article.objects.filter(pk__in=ids).select_related("source").only(*_CARD_FIELDS))
-    with statement_cursor() as cursor:
-        cursor.execute(_CARD_SQL, [ids])
-        rows = cursor.fetchall()
     n = len(_CARD_ARTICLE_FIELDS)
     cards = []
-    for row in rows:
+    for row in statement_rows(_CARD_SQL, [ids]):
         card = from_row(Article, _CARD_ARTICLE_FIELDS, row[:n])
         card.source = from_row(Source, ("id", "name", "slug"), (card.source_id, *row[n:]))
         cards.append(card)

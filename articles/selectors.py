@@ -10,7 +10,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from articles import counters
 from articles.models import Article, Bookmark, Comment, RelatedArticle, SourceFollow, Tag, TagFollow, TaggedArticle
 from articles.text.urls import url_hash
-from newsroom.db import from_row, statement_cursor
+from newsroom.db import from_row, statement_cursor, statement_rows
 
 
 def known_links(source_id: int, links: list[str]) -> set[str]:
@@ -58,9 +58,7 @@ SELECT ta.content_object_id, ta.tag_id, t.name, t.slug
 def _tag_rows(article_ids: list[int]) -> list[tuple]:
     """(article id, tag id, name, slug) of these articles' tags, in tagging order."""
     if connection.vendor == "postgresql":
-        with statement_cursor() as cursor:
-            cursor.execute(_TAG_ROWS_SQL, [article_ids])
-            return cursor.fetchall()
+        return statement_rows(_TAG_ROWS_SQL, [article_ids])
     return list(TaggedArticle.objects.filter(content_object_id__in=article_ids).order_by("id")
                 .values_list("content_object_id", "tag_id", "tag__name", "tag__slug"))
 

@@ -32,7 +32,7 @@ from django.db import connection
 from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
 
-__all__ = ["SentStatement", "from_row", "send_statement", "statement_cursor"]
+__all__ = ["SentStatement", "from_row", "send_statement", "statement_cursor", "statement_rows"]
 
 _TIMESTAMPTZ = psycopg.adapters.types["timestamptz"].oid
 
@@ -65,6 +65,13 @@ def statement_cursor():
     inner.close()
     cursor.cursor = raw
     return cursor
+
+
+def statement_rows(sql: str, params: Sequence) -> list[tuple]:
+    """All rows of one of the site's repeated statements (``statement_cursor``)."""
+    with statement_cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def from_row(model, names: tuple[str, ...], values):
@@ -107,9 +114,10 @@ class SentStatement:
     result, reads all of it (the connection is free again) and returns the first
     row, or raises the statement's error as Django's cursor would."""
 
-    def __init__(self, sql: str, params: Sequence | None, transformer: Transformer, started: float) -> None:
+    def __init__(self, sql: str, params: Sequence, transformer: Transformer, started: float, *, again: bool) -> None:
         self._sql = sql
         self._params = params
+        self._again = again  # may it be sent again once (its prepared statement gone)?
         self._tx = transformer
         self._started = started
         self._done = False
@@ -124,12 +132,11 @@ class SentStatement:
         _log(self._sql, self._started)
         error = next((r for r in results if r.status == pq.ExecStatus.FATAL_ERROR), None)
         if error is not None:
-            if error.error_field(pq.DiagnosticField.SQLSTATE) == b"26000" and self._params is not None:
+            if error.error_field(pq.DiagnosticField.SQLSTATE) == b"26000" and self._again:
                 # The server forgot its prepared statements (DEALLOCATE/DISCARD ALL): nothing ran; again, once.
                 _prepared.pop(pgconn, None)
-                again = send_statement(self._sql, self._params)
+                again = send_statement(self._sql, self._params, _again=False)
                 if again is not None:
-                    again._params = None
                     return again.fetchone()
             with connection.wrap_database_errors:
                 raise psycopg.errors.error_from_result(error, encoding=connection.connection.info.encoding)
@@ -189,7 +196,7 @@ def _log(sql: str, started: float) -> None:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
 
 
-def send_statement(sql: str, params: Sequence) -> SentStatement | None:
+def send_statement(sql: str, params: Sequence, *, _again: bool = True) -> SentStatement | None:
     """Send one statement (autocommit: it is its own transaction) without waiting
     for it; None where that can't be done (not PostgreSQL, inside a transaction),
     and the caller runs it the usual way."""
@@ -223,4 +230,4 @@ def send_statement(sql: str, params: Sequence) -> SentStatement | None:
         else:
             pgconn.send_query_params(query, values, param_types=types, param_formats=formats)
         _flush(pgconn)
-    return SentStatement(sql, params, tx, started)
+    return SentStatement(sql, params, tx, started, again=_again)
