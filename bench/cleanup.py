@@ -7,20 +7,15 @@ from __future__ import annotations
 
 from django.db import connection
 
-RECOUNT_SQL = """
-UPDATE articles_tag t SET articles_count = (
-  SELECT count(*) FROM articles_taggedarticle ta JOIN articles_article a ON a.id = ta.content_object_id
-   WHERE ta.tag_id = t.id AND a.status = 'published')
- WHERE t.id = ANY(%s)
-"""
 VACUUMED = ("articles_article", "articles_taggedarticle", "articles_searchdoc", "articles_relatedarticle",
             "articles_tag", "feeds_source", "feeds_fetchlog")
 
 
 def forget_sources(source_ids: list[int]) -> None:
     """Delete these sources with their articles (and what hangs on them), recount the tags
-    those articles carried (as articles.tags.tag_recount counts) and VACUUM ANALYZE."""
-    from articles.models import Article, RelatedArticle, TaggedArticle
+    those articles carried (articles.tags.tag_recount) and VACUUM ANALYZE."""
+    from articles.models import Article, RelatedArticle, Tag, TaggedArticle
+    from articles.tags import tag_recount
     from feeds.models import Source
 
     ids = Article.objects.filter(source__in=source_ids)
@@ -29,7 +24,8 @@ def forget_sources(source_ids: list[int]) -> None:
     TaggedArticle.objects.filter(content_object__in=ids).delete()
     ids.delete()
     Source.objects.filter(pk__in=source_ids).delete()
+    for tag in Tag.objects.filter(pk__in=tag_ids):
+        tag_recount(tag=tag)
     with connection.cursor() as cursor:
-        cursor.execute(RECOUNT_SQL, [tag_ids])
         for table in VACUUMED:
             cursor.execute(f"VACUUM ANALYZE {table}")
