@@ -33,6 +33,10 @@ def test_embedded_default_serves_demo_articles(tmp_path):
         assert done.returncode == 0, done.stderr[-3000:]
     assert "demo loaded" in done.stdout
     assert (tmp_path / "var" / "newsroom.sqlite3").exists()
+    # Loaded again: every entry is found unchanged (ingest's lookups on SQLite), nothing is doubled.
+    again = subprocess.run(manage + ["load_demo"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "demo loaded: 0 new articles" in again.stdout, again.stdout[-2000:]
 
     port = _free_port()
     web = subprocess.Popen([sys.executable, "-m", "gunicorn", "newsroom.wsgi", "--bind", f"127.0.0.1:{port}",
@@ -51,6 +55,13 @@ def test_embedded_default_serves_demo_articles(tmp_path):
         assert "<h1>" in article and "<article" in article
         # No Redis: the read is written straight to the database, and this reader sees it counted.
         assert "阅读 1" in page_text(article)
+        # Search and a tag page on SQLite: cards with their source and tags.
+        found = page_text(urllib.request.urlopen(f"http://127.0.0.1:{port}/search/?q=%E6%8E%A8%E7%90%86",
+                                                 timeout=10).read().decode())
+        assert "芯片与算力快讯" in found and "推理" in found, found[:2000]
+        tag = page_text(urllib.request.urlopen(f"http://127.0.0.1:{port}/tags/%E8%8A%AF%E7%89%87/", timeout=10)
+                        .read().decode())
+        assert "芯片与算力快讯" in tag and "芯片" in tag, tag[:2000]
         health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read().decode()
         assert '"database": "ok"' in health and '"broker": "ok"' in health
     finally:
