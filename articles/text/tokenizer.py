@@ -28,7 +28,8 @@ import rjieba
 from .normalize import fold_width, strip_pinyin
 
 __all__ = [
-    "idf", "idf_lookup", "keywords", "load_user_words", "search_tokens", "segment", "set_user_word_loader", "user_dict_path", "warm_tokenizer",
+    "idf", "idf_lookup", "keywords", "load_user_words", "search_tokens", "segment", "set_user_word_loader",
+    "user_dict_path", "warm_tokenizer",
 ]
 
 log = logging.getLogger(__name__)

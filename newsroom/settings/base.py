@@ -93,7 +93,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 IS_POSTGRES = "postgresql" in DATABASES["default"]["ENGINE"]
-# The article page's query and ingest's one-statement insert are prepared statements,
+# The statements the site repeats with new values (the article page's query, ingest's
+# one-statement insert and lookups, a list page's tags, search's cards) are prepared,
 # planned once per connection (planning the page query cost PostgreSQL four times running
 # it). Off behind a pooler that cannot keep prepared statements per client (PgBouncer in
 # transaction mode before 1.21).
@@ -101,7 +102,7 @@ NEWSROOM_DB_PREPARED = IS_POSTGRES and env.bool("DATABASE_PREPARED_STATEMENTS", 
 if NEWSROOM_DB_PREPARED:
     # Let psycopg keep prepared statements (Django turns them off). Django's own queries bind
     # their parameters client-side, which psycopg never prepares: only a server-binding cursor
-    # that asks for it is (newsroom.db.statement_cursor: the article page, ingest's insert).
+    # that asks for it is (newsroom.db.statement_cursor / send_statement).
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 # Ingest sends a new entry's INSERT and prepares the next entry while PostgreSQL runs it
 # (newsroom.db.send_statement). Off: each INSERT is waited for before the next entry.
