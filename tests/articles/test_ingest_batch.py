@@ -430,3 +430,25 @@ def test_the_lookups_every_ingest_repeats_are_prepared_and_find_what_the_orm_fin
         statements = " ".join(row[0] for row in cursor.fetchall())
     assert "guid_hash = ANY" in statements and "sim_band0 = ANY" in statements
     assert "SELECT guid_hash, raw_hash" in statements
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sent_insert_that_comes_back_a_deadlock_victim_is_retried(settings, monkeypatch):
+    """The error of an INSERT sent ahead arrives only when its result is read, after the
+    next entry was prepared: it still reaches the deadlock retry, and nothing is lost or doubled."""
+    settings.NEWSROOM_INGEST_OVERLAP = True
+    real_send, victims = ingest_module.send_statement, []
+
+    def send(sql, params):
+        if not victims:
+            victims.append(sql)
+            return real_send("DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$", [])
+        return real_send(sql, params)
+
+    monkeypatch.setattr(ingest_module, "send_statement", send)
+    source = _source()
+    result = ingest(source, [_entry(n, f"第{n}条推理芯片快讯", CHIP if n % 2 else CHIP_2) for n in range(1, 5)])
+    assert victims and (result.new, result.errors) == (4, [])
+    assert Article.objects.count() == SearchDoc.objects.count() == 4
+    source.refresh_from_db()
+    assert source.article_count == 4 and Tag.objects.get(name="芯片").articles_count == 4
