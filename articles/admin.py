@@ -20,7 +20,7 @@ class ArticleAdmin(admin.ModelAdmin):
     list_select_related = ("source",)
     readonly_fields = ("guid", "guid_hash", "url_hash", "simhash", "story", "fetched_at", "read_count",
                        "bookmark_count", "spam_score", "moderation_note")
-    exclude = ("search_text", "sim_band0", "sim_band1", "sim_band2", "sim_band3")
+    exclude = ("sim_band0", "sim_band1", "sim_band2", "sim_band3")
     actions = ["approve", "hide", "mark_spam", "soft_delete", "pin", "unpin"]
     date_hierarchy = "published_at"
 

@@ -46,7 +46,7 @@ class _ArticleFeed(Feed):
         return [t.name for t in item.tags.all()]
 
     def _items(self, qs):
-        return selectors.attach_tags(list(selectors.article_list(qs).defer(None).defer("search_text")[:FEED_SIZE]))
+        return selectors.attach_tags(list(selectors.article_list(qs).defer(None)[:FEED_SIZE]))
 
 
 class LatestFeed(_ArticleFeed):

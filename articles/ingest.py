@@ -91,7 +91,6 @@ class Prepared:
     tag_names: list[str]
     keywords: list[str] = field(default_factory=list)
     raw_hash: str = ""
-    search_text: str = ""
     search_vector: str | None = None  # tsvector literal for SearchDoc (PostgreSQL only)
 
 
@@ -173,7 +172,7 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
     if verdict.should_moderate:
         note = "标题疑似垃圾" if verdict.title_is_spam else f"正文垃圾占比 {verdict.spam_ratio:.0%}"
     stored_title = (title or "（无标题）")[:500]
-    search_text, search_vector = search.search_fields(
+    search_vector = search.search_vector(
         stored_title, text if body else html_to_text(summary), title_tokens, tokens)
     return Prepared(
         guid=guid,
@@ -197,7 +196,6 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
         tag_names=_unique(tag_names),
         keywords=top_keywords(f"{title} {title} {text[:4000]}", top_k=15),
         raw_hash=raw_fingerprint(entry, ctx),
-        search_text=search_text,
         search_vector=search_vector,
     )
 
@@ -292,9 +290,9 @@ _CANDIDATE_FIELDS = ("id", "simhash", "story_id", "sim_band0", "sim_band1", "sim
 
 @lru_cache(maxsize=1)
 def _existing_fields() -> tuple[str, ...]:
-    """What a stored row is loaded with for comparing and updating: all but the search
-    text and keywords (an update writes both; nothing reads them before)."""
-    return tuple(f.attname for f in Article._meta.concrete_fields if f.attname not in ("search_text", "keywords"))
+    """What a stored row is loaded with for comparing and updating: all but the
+    keywords (an update writes them; nothing reads them before)."""
+    return tuple(f.attname for f in Article._meta.concrete_fields if f.attname != "keywords")
 
 
 class _Batch:
@@ -459,7 +457,6 @@ def _new_article(source, p: Prepared, story: Article | None) -> Article:
         story_id=(story.story_id or story.id) if story else None,
         keywords=p.keywords,
         raw_hash=p.raw_hash,
-        search_text=p.search_text,
     )
     if p.simhash is not None:
         for i in range(4):
@@ -546,7 +543,7 @@ def _update(existing: Article, source, p: Prepared, result: IngestResult, tags: 
             existing.raw_hash = p.raw_hash
         result.unchanged += 1
         return None
-    changed += ["keywords", "raw_hash", "search_text"]
+    changed += ["keywords", "raw_hash"]
     for f in changed:
         setattr(existing, f, getattr(p, f))
     fields = [*changed, "updated_at"]

@@ -49,8 +49,9 @@ class TagAlias(models.Model):
 
 
 class TaggedArticle(TaggedItemBase):
-    content_object = models.ForeignKey("Article", on_delete=models.CASCADE)
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="tagged_articles")
+    # No index of their own: (content_object, tag) and (tag, -content_object) below lead with each.
+    content_object = models.ForeignKey("Article", on_delete=models.CASCADE, db_index=False)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="tagged_articles", db_index=False)
 
     class Meta:
         unique_together = [("content_object", "tag")]
@@ -63,7 +64,7 @@ class ArticleQuerySet(models.QuerySet):
 
     def for_list(self) -> "ArticleQuerySet":
         # Tags come from selectors.attach_tags once the page of cards is known (cheaper than a prefetch).
-        return self.select_related("source").defer("body", "search_text", "keywords")
+        return self.select_related("source").defer("body", "keywords")
 
     def latest_first(self) -> "ArticleQuerySet":
         return self.order_by("-published_at", "-id")
@@ -77,12 +78,13 @@ class Article(models.Model):
         SPAM = "spam", "垃圾"
         DELETED = "deleted", "已删除"
 
-    source = models.ForeignKey("feeds.Source", on_delete=models.CASCADE, related_name="articles")
+    # No index of its own: the (source, guid_hash) constraint and the source lists' indexes lead with it.
+    source = models.ForeignKey("feeds.Source", on_delete=models.CASCADE, related_name="articles", db_index=False)
     guid = models.TextField()
     guid_hash = models.CharField(max_length=40)
     url = models.URLField("链接", max_length=2000, blank=True)
     canonical_url = models.URLField(max_length=2000, blank=True)
-    url_hash = models.CharField(max_length=40, blank=True, db_index=True)
+    url_hash = models.CharField(max_length=40, blank=True)  # indexed in Meta: equality only, no LIKE twin
     title = models.CharField("标题", max_length=500)
     summary = models.TextField("摘要", blank=True)
     body = models.TextField("正文", blank=True)  # sanitized HTML
@@ -115,7 +117,6 @@ class Article(models.Model):
     keywords = models.JSONField(default=list, blank=True)
     # Fingerprint of the raw entry as fetched: an unchanged entry skips the pipeline.
     raw_hash = models.CharField(max_length=40, blank=True)
-    search_text = models.TextField(blank=True)  # segmented, space-joined (title repeated for weight on SQLite)
 
     tags = TaggableManager(through=TaggedArticle, blank=True)
 
@@ -138,6 +139,7 @@ class Article(models.Model):
                          name="article_source_listed"),
             # The few articles readers may not see: search drops them from its window cheaply.
             models.Index(fields=["id"], name="article_unpublished", condition=~models.Q(status="published")),
+            models.Index(fields=["url_hash"], name="article_url_hash"),
         ]
 
     def __str__(self) -> str:
@@ -169,7 +171,7 @@ class SearchDoc(models.Model):
 class RelatedArticle(models.Model):
     """Precomputed 相关推荐: filled when an article is stored."""
 
-    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="related_links")
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="related_links", db_index=False)  # led by related_unique
     related = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="+")
     score = models.FloatField(default=0.0)
     shared_words = models.JSONField(default=list)
@@ -181,7 +183,8 @@ class RelatedArticle(models.Model):
 
 
 class TagFollow(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tag_follows")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tag_follows",
+                             db_index=False)  # led by tagfollow_unique
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="follows")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -190,7 +193,8 @@ class TagFollow(models.Model):
 
 
 class SourceFollow(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="source_follows")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="source_follows",
+                             db_index=False)  # led by sourcefollow_unique
     source = models.ForeignKey("feeds.Source", on_delete=models.CASCADE, related_name="follows")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -199,7 +203,8 @@ class SourceFollow(models.Model):
 
 
 class Bookmark(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bookmarks")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bookmarks",
+                             db_index=False)  # led by bookmark_unique
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="bookmarks")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -249,7 +254,8 @@ class Comment(models.Model):
         PENDING = "pending", "待审核"
         HIDDEN = "hidden", "已隐藏"
 
-    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="comments", verbose_name="文章")
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="comments", verbose_name="文章",
+                                db_index=False)  # led by comment_article_status
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments", verbose_name="用户")
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies", verbose_name="回复"

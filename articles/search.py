@@ -237,21 +237,18 @@ def _vector_by_entries(*, title: str, body_text: str, title_tokens: list[str], b
     return _tsvector_literal(entries)
 
 
-def search_fields(title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> tuple[str, str | None]:
-    """An article's search text (segmented, space-joined) and, on PostgreSQL, its
-    tsvector literal for SearchDoc. Ingest computes them before the row is written;
+def search_vector(title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> str | None:
+    """An article's tsvector literal for SearchDoc on PostgreSQL; None on SQLite (its
+    search reads title and body). Ingest computes it before the row is written;
     index_article after."""
-    search_text = f"{' '.join(title_tokens)} {' '.join(body_tokens)}"
     if not _is_postgres():
-        return search_text, None
-    return search_text, build_vector(title=title, body_text=body_text, title_tokens=title_tokens, body_tokens=body_tokens)
+        return None
+    return build_vector(title=title, body_text=body_text, title_tokens=title_tokens, body_tokens=body_tokens)
 
 
 def index_article(article: Article, *, title_tokens: list[str], body_tokens: list[str]) -> None:
-    """Store the search text (and on PostgreSQL the tsvector, in SearchDoc) of a stored article."""
-    search_text, vector = search_fields(article.title, html_to_text(article.body or article.summary or ""),
-                                        title_tokens, body_tokens)
-    Article.objects.filter(pk=article.pk).update(search_text=search_text)
+    """Store the tsvector of a stored article in SearchDoc (PostgreSQL)."""
+    vector = search_vector(article.title, html_to_text(article.body or article.summary or ""), title_tokens, body_tokens)
     store_vector(article, vector)
 
 

@@ -142,7 +142,7 @@ def article_page(pk: int) -> ArticlePage | None:
 
     if connection.vendor != "postgresql":
         article = (Article.objects.select_related("source").prefetch_related("tags")
-                   .defer("search_text", "keywords").filter(pk=pk).first())
+                   .defer("keywords").filter(pk=pk).first())
         if article is None:
             return None
         return ArticlePage(article, list(article.tags.all()), related_for(article), also_reported(article))
@@ -175,7 +175,7 @@ def related_for(article: Article, limit: int = RELATED_LIMIT) -> list[RelatedArt
     return list(
         RelatedArticle.objects.filter(article=article, related__status=Article.Status.PUBLISHED)
         .select_related("related")
-        .defer("related__body", "related__search_text")
+        .defer("related__body")
         .order_by("-score", "-related_id")[:limit]
     )
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from articles import selectors
 from articles.models import Article, Tag
@@ -44,3 +44,69 @@ def test_tag_names_are_looked_up_case_insensitively_by_index():
         cursor.execute("EXPLAIN " + sql, params)
         names = "\n".join(r[0] for r in cursor.fetchall())
     assert "tag_name_upper" in names
+
+
+def _index_defs() -> list[tuple[str, str, list[str], bool, str]]:
+    """(table, index, key columns with their operator classes, partial or unique?, access method) of our tables."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT t.relname, i.relname, array(SELECT pg_get_indexdef(x.indexrelid, k, true) || ' ' ||
+                       coalesce((SELECT opcname FROM pg_opclass WHERE oid = x.indclass[k - 1]), '')
+                       FROM generate_series(1, x.indnkeyatts) AS k ORDER BY k),
+                   x.indpred IS NOT NULL OR x.indisunique, am.amname
+              FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+              JOIN pg_am am ON am.oid = i.relam JOIN pg_namespace n ON n.oid = t.relnamespace
+             WHERE n.nspname = 'public' AND (t.relname LIKE 'articles\\_%%' OR t.relname LIKE 'feeds\\_%%')""")
+        return cursor.fetchall()
+
+
+def test_no_index_only_repeats_the_start_of_another():
+    """Every index costs each new row a write (ingest's one statement inserts an article
+    and its tag rows): a plain btree whose keys another btree leads with, in the same
+    order and operator classes, serves no query the longer one can't."""
+    defs = _index_defs()
+    redundant = [
+        (table, name, other)
+        for table, name, keys, special, am in defs if am == "btree" and not special
+        for t2, other, keys2, partial2, am2 in defs
+        if t2 == table and other != name and am2 == "btree" and len(keys2) > len(keys)
+        and keys2[: len(keys)] == keys
+    ]
+    assert not redundant
+
+
+def test_url_lookups_use_the_url_hash_index():
+    """Ingest looks up stored articles by canonical URL hash (``url_hash = ANY(text[])``)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN SELECT id FROM articles_article WHERE url_hash = ANY(%s::text[])", [["a" * 40, "b" * 40]])
+        found = "\n".join(r[0] for r in cursor.fetchall())
+    assert "article_url_hash" in found
+
+
+def _server_has_lz4() -> bool:
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE lz4_probe (v text COMPRESSION lz4)")
+            transaction.set_rollback(True)
+        return True
+    except DatabaseError:
+        return False
+
+
+def test_long_text_is_stored_with_lz4_where_the_server_has_it():
+    """Bodies and vectors are compressed with lz4 (0009): an article's body as ingest
+    stores it really is, and a server without lz4 still migrates (pglz)."""
+    source = Source.objects.create(name="s", slug="s", url="https://example.com/s.xml")
+    article = Article.objects.create(source=source, guid="g", guid_hash="g", title="长文",
+                                     body="<p>" + "英伟达发布新一代推理芯片，性能提升显著。" * 400 + "</p>")
+    with connection.cursor() as cursor:
+        cursor.execute("""SELECT c.relname, a.attname, a.attcompression FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                           WHERE (c.relname, a.attname) IN (('articles_article', 'body'), ('articles_article', 'summary'),
+                                                            ('articles_searchdoc', 'vector'))""")
+        methods = {(t, c): m for t, c, m in cursor.fetchall()}
+        cursor.execute("SELECT pg_column_compression(body) FROM articles_article WHERE id = %s", [article.pk])
+        stored = cursor.fetchone()[0]
+    expected = "l" if _server_has_lz4() else ""
+    assert set(methods.values()) == {expected} and len(methods) == 3
+    assert stored == ("lz4" if expected else "pglz")

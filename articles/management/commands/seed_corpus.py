@@ -6,7 +6,7 @@ readers who follow tags, reads and bookmarks.
 
 Text comes from word/phrase banks below (companies, products, topics, verbs,
 sentence templates), so segmentation, search and related posts see realistic
-vocabulary. search_text and the SearchDoc vector are exactly what
+vocabulary. The SearchDoc vector is exactly what
 articles.search.index_article stores (grams + words, built by build_vector),
 but in bulk: on PostgreSQL one COPY per batch. Stored stats (Tag.articles_count / followers_count / views_count,
 Source.article_count, Article.bookmark_count) are computed from the rows.
@@ -171,8 +171,6 @@ def _generate_batch(args: tuple) -> list[dict]:
             "title": title[:500],
             "summary": text[:160],
             "body": body,
-            "title_text": " ".join(title_tokens),
-            "body_text": " ".join(body_tokens),
             # The tsvector index_article stores: grams for recall plus the tokenizer's words.
             "vector": build_vector(title=title, body_text=text, title_tokens=title_tokens, body_tokens=body_tokens),
             "keywords": keywords(f"{title} {title} {text[:4000]}", top_k=15),  # as ingest stores them
@@ -317,7 +315,7 @@ class Command(BaseCommand):
                 source_id=source_ids[r["source"]], guid=guid, guid_hash=h, url=guid, canonical_url=guid, url_hash=h,
                 title=r["title"], summary=r["summary"], body=r["body"], origin_account=r["origin"],
                 published_at=published, fetched_at=published, status=r["status"], read_count=max(r["reads"], 0),
-                search_text=f"{r['title_text']} {r['body_text']}", keywords=r["keywords"],
+                keywords=r["keywords"],
             ))
         with transaction.atomic():
             created = Article.objects.bulk_create(objs)
