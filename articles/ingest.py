@@ -497,9 +497,11 @@ def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: 
     ]
     params = [*insert_params, article.published_at, article.title[:500], p.search_vector]
     if tag_ids:
-        parts.append(f"tagged AS (INSERT INTO {tagged} (content_object_id, tag_id) SELECT new.id, t FROM new, "
-                     f"unnest(%s::int[]) AS t ON CONFLICT DO NOTHING)")
-        params.append(tag_ids)
+        # The tag timeline's copy of the list position (migration 0010): this statement's own
+        # article is invisible to the tagging rows' trigger, so the values come with them.
+        parts.append(f"tagged AS (INSERT INTO {tagged} (content_object_id, tag_id, published_at, pinned, listed) "
+                     f"SELECT new.id, t, %s, false, %s FROM new, unnest(%s::int[]) AS t ON CONFLICT DO NOTHING)")
+        params += [article.published_at, published and article.story_id is None, tag_ids]
     if published and tag_ids:
         parts.append(f"tag_counts AS ({_COUNT_TAGGED_SQL} AND EXISTS (SELECT 1 FROM new))")
         params.append(tag_ids)

@@ -52,10 +52,20 @@ class TaggedArticle(TaggedItemBase):
     # No index of their own: (content_object, tag) and (tag, -content_object) below lead with each.
     content_object = models.ForeignKey("Article", on_delete=models.CASCADE, db_index=False)
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="tagged_articles", db_index=False)
+    # A tag's timeline (PostgreSQL): the article's list position and whether it is listed
+    # (published, not a repost), copied here by triggers (migration 0010) whatever changes
+    # the article, so a tag page walks one index instead of the whole site's list.
+    published_at = models.DateTimeField(null=True, editable=False)
+    pinned = models.BooleanField(default=False, editable=False)
+    listed = models.BooleanField(default=False, editable=False)
 
     class Meta:
         unique_together = [("content_object", "tag")]
-        indexes = [models.Index(fields=["tag", "-content_object"], name="taggedarticle_tag_article")]
+        indexes = [
+            models.Index(fields=["tag", "-content_object"], name="taggedarticle_tag_article"),
+            models.Index(fields=["tag", "-pinned", "-published_at", "-content_object"], condition=models.Q(listed=True),
+                         name="taggedarticle_timeline"),
+        ]
 
 
 class ArticleQuerySet(models.QuerySet):

@@ -98,8 +98,7 @@ def tag_list(request: HttpRequest) -> HttpResponse:
 @pagecache.cached_page
 def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tag = get_object_or_404(Tag, slug=slug)
-    ctx = _list_context(request, _page(request, selectors.article_list(Article.objects.filter(tags=tag)),
-                                       count=tag.articles_count))
+    ctx = _list_context(request, _page(request, selectors.tag_articles(tag), count=tag.articles_count))
     ctx.update(tag=tag)
     return render(request, "articles/tag_detail.html", ctx)
 
