@@ -33,6 +33,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from articles import related, search
+from articles.cache import bump_articles
 from articles.models import Article, SearchDoc, SpamRule, Tag, TaggedArticle, TagRule
 from articles.tags import tag_get_or_create, tag_vocabulary, tags_resolve_many
 from articles.text._blocks import LineDoc, markup_text, markup_text_head
@@ -66,6 +67,8 @@ class IngestResult:
     spam: int = 0
     errors: list[str] = field(default_factory=list)
     article_ids: list[int] = field(default_factory=list)
+    # Articles whose own page changed: updated ones, and the roots of stories a new repost joined.
+    changed_pages: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -471,6 +474,7 @@ def _count_new(article: Article, story: Article | None, result: IngestResult) ->
         result.new += 1
     if story is not None:
         result.duplicate += 1
+        result.changed_pages.add(story.story_id or story.id)  # its story's pages list the repost
 
 
 def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: list[Tag],
@@ -565,6 +569,7 @@ def _update(existing: Article, source, p: Prepared, result: IngestResult, tags: 
     existing.save(update_fields=fields)
     search.store_vector(existing, p.search_vector)
     result.updated += 1
+    result.changed_pages.add(existing.pk)
     _after_store(existing, tags, created=False)
     if was_published and existing.status != Article.Status.PUBLISHED:
         _leave_published(existing)
@@ -682,6 +687,7 @@ def _store_retrying(source, p: Prepared, result: IngestResult, batch: _Batch,
             continue
         for name in ("new", "updated", "unchanged", "duplicate", "spam"):
             setattr(result, name, getattr(result, name) + getattr(partial, name))
+        result.changed_pages |= partial.changed_pages
         if article is not None:
             batch.remember(article)
         return article
@@ -774,7 +780,11 @@ def ingest(source, entries) -> IngestResult:
     metrics.ENTRIES.labels("duplicate").inc(result.duplicate)
     metrics.ENTRIES.labels("spam").inc(result.spam)
     if result.new or result.updated:
-        from articles.cache import bump_generation
-
-        transaction.on_commit(bump_generation)
+        # The lists show what is new; of the article pages, only those whose own content changed
+        # (an update; a story a repost joined: all of its pages list it) are rendered again.
+        pages = set(result.changed_pages)
+        if pages:
+            roots = {a.story_id or a.pk for a in Article.objects.filter(pk__in=pages).only("id", "story_id")}
+            pages |= roots | set(Article.objects.filter(story_id__in=roots).values_list("id", flat=True))
+        transaction.on_commit(lambda: bump_articles(pages, lists=True))
     return result

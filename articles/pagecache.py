@@ -1,8 +1,10 @@
 """Whole-page cache for anonymous readers, with live read counts.
 
-A cached page is keyed by the content generation (bumped when an article, tag
-or count a page shows changes) and the counter-flush epoch (bumped each time
-read counts move from Redis to the database). Read counts are rendered as
+A cached page is keyed by its content generations (``articles.cache``: the
+site's, and the lists' for a list page or the article's own for an article
+page — so new articles re-render the lists, not every article page) and the
+counter-flush epoch (bumped each time read counts move from Redis to the
+database). Read counts are rendered as
 `<span data-reads="ID" data-base="STORED">N</span>`; on a hit each one is
 re-filled with stored + pending reads from Redis, so counts keep moving on
 cached pages without re-rendering them.
@@ -37,7 +39,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers, set_response_etag
 
 from articles import counters, fragments
-from articles.cache import GENERATION_KEY
+from articles.cache import GENERATION_KEY, LISTS_KEY, article_key
 from articles.templating import zh_count
 from articles.visitors import VISITOR_COOKIE, visitor_for, with_visitor_cookie
 
@@ -45,22 +47,28 @@ TTL_SECONDS = 300
 PAGE_PREFIX = "nr:page:"
 # The page shapes that may be cached (anonymous GETs); anything else never costs a lookup.
 CACHEABLE_PATH = re.compile(r"^/(?:|hot/|tags/|tags/[^/]+/|sources/[^/]+/|articles/\d+/)$")
+_ARTICLE_PATH = re.compile(r"^/articles/(\d+)/$")
 _READS = re.compile(rb'data-reads="(\d+)" data-base="(\d+)">([^<]*)<')
 # Response headers a cached page keeps (security headers are added again on every hit).
 _KEPT_HEADERS = ("Content-Type", "Content-Language", "Vary")
 
-# KEYS: generation, flush epoch, pending reads, flushing reads.
+# KEYS: site generation, flush epoch, pending reads, flushing reads, lists generation, the
+#       page's own generation (the lists' again for a list page, the article's for its page).
 # ARGV: path hash, visitor ("" = count nothing), hot bucket key, read window s, hot bucket ttl s,
 #       shared fragment to bring on a miss ("" = none).
-# Returns {generation, epoch, false, fragment or false} on a miss, {generation, epoch, entry,
-# "id:reads,…"} on a hit (the reads still pending in Redis for the articles on the page).
+# Returns {generation, epoch, page generation, false, fragment or false} on a miss,
+# {generation, epoch, page generation, entry, "id:reads,…"} on a hit (the reads still pending
+# in Redis for the articles on the page). The generation (site.lists) keys the fragments.
 _LOOKUP = counters.COUNT_READ_LUA + counters.PENDING_READS_LUA + """
-local gen = redis.call('GET', KEYS[1]) or '1'
+local site = redis.call('GET', KEYS[1]) or '1'
+local gen = site .. '.' .. (redis.call('GET', KEYS[5]) or '1')
+local page_gen = gen
+if KEYS[6] ~= KEYS[5] then page_gen = site .. '.a' .. (redis.call('GET', KEYS[6]) or '1') end
 local epoch = redis.call('GET', KEYS[2]) or '0'
-local entry = redis.call('GET', 'nr:page:' .. gen .. ':' .. epoch .. ':' .. ARGV[1])
+local entry = redis.call('GET', 'nr:page:' .. page_gen .. ':' .. epoch .. ':' .. ARGV[1])
 if not entry then
-  if ARGV[6] == '' then return {gen, epoch} end
-  return {gen, epoch, false, redis.call('GET', '""" + fragments.FRAGMENT_PREFIX + """' .. ARGV[6] .. ':' .. gen .. ':' .. epoch)}
+  if ARGV[6] == '' then return {gen, epoch, page_gen} end
+  return {gen, epoch, page_gen, false, redis.call('GET', '""" + fragments.FRAGMENT_PREFIX + """' .. ARGV[6] .. ':' .. gen .. ':' .. epoch)}
 end
 local head = string.sub(entry, 1, (string.find(entry, '\\n', 1, true) or 1) - 1)
 local read_id = string.match(head, '^(%d*)|')
@@ -70,7 +78,7 @@ end
 local ids = {}
 local list = string.match(head, '^%d*|([%d,]*)|') or ''
 for id in string.gmatch(list, '%d+') do ids[#ids + 1] = id end
-return {gen, epoch, entry, pending_reads(ids, KEYS[3], KEYS[4])}
+return {gen, epoch, page_gen, entry, pending_reads(ids, KEYS[3], KEYS[4])}
 """
 
 # After a miss: count the read, store the page, and the pending reads of the articles on it.
@@ -94,15 +102,16 @@ class Lookup:
     """What one cache lookup learned: the keys a miss stores under (and the shared
     fragment it brought, by name: None if not stored yet), or the hit itself."""
 
-    generation: str
+    generation: str  # site.lists: the shared fragments' (and list pages')
     epoch: str
     path_hash: str
+    page_generation: str = ""  # the page's own: site.lists, or site.a<article's> for an article page
     response: HttpResponse | None = None
     fragments: dict[str, bytes | None] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
-        return f"{PAGE_PREFIX}{self.generation}:{self.epoch}:{self.path_hash}"
+        return f"{PAGE_PREFIX}{self.page_generation or self.generation}:{self.epoch}:{self.path_hash}"
 
 
 def _path_hash(request: HttpRequest) -> str:
@@ -113,19 +122,22 @@ def lookup(request: HttpRequest, visitor: str = "") -> Lookup | None:
     """One round trip; None when Redis is unreachable (the page is rendered uncached)."""
     path_hash = _path_hash(request)
     fragment = fragments.shown_on(request.path_info)
+    article = _ARTICLE_PATH.match(request.path_info)
     try:
         reply = counters.lua_script(_LOOKUP)(
-            keys=[GENERATION_KEY, counters.EPOCH_KEY, counters.PENDING_KEY, counters.FLUSHING_KEY],
+            keys=[GENERATION_KEY, counters.EPOCH_KEY, counters.PENDING_KEY, counters.FLUSHING_KEY, LISTS_KEY,
+                  article_key(article.group(1)) if article else LISTS_KEY],
             args=[path_hash, visitor, counters.hot_key(time.time()), counters.READ_WINDOW_SECONDS,
                   counters.HOT_BUCKET_TTL, fragment],
         )
     except Exception:
         return None
-    found = Lookup(generation=reply[0].decode(), epoch=reply[1].decode(), path_hash=path_hash)
-    if len(reply) > 2 and reply[2] is not None:
-        found.response = _respond(reply[2], reply[3])
+    found = Lookup(generation=reply[0].decode(), epoch=reply[1].decode(), path_hash=path_hash,
+                   page_generation=reply[2].decode())
+    if len(reply) > 3 and reply[3] is not None:
+        found.response = _respond(reply[3], reply[4])
     elif fragment:
-        found.fragments[fragment] = reply[3] if len(reply) > 3 else None
+        found.fragments[fragment] = reply[4] if len(reply) > 4 else None
     return found
 
 

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 
+from articles.cache import bump_articles
 from articles.models import Article, RelatedArticle, Tag, TaggedArticle
 from articles.text.tokenizer import keywords
 
@@ -166,15 +167,16 @@ def compute_related(article: Article) -> list[tuple[int, float, list[str], str]]
     return scored[:RELATED_LIMIT]
 
 
-def _offer(neighbour_id: int, article: Article, score: float, words: list[str]) -> None:
-    """Put ``article`` in a neighbour's list if it beats the neighbour's weakest link."""
+def _offer(neighbour_id: int, article: Article, score: float, words: list[str]) -> bool:
+    """Put ``article`` in a neighbour's list if it beats the neighbour's weakest link;
+    whether the list (may have) changed."""
     links = list(
         RelatedArticle.objects.filter(article_id=neighbour_id).exclude(related_id=article.pk)
         .order_by("-score", "-related_id").only("id", "score")
     )
     if len(links) >= RELATED_LIMIT and links[RELATED_LIMIT - 1].score >= score:
-        RelatedArticle.objects.filter(article_id=neighbour_id, related_id=article.pk).delete()
-        return
+        deleted, _ = RelatedArticle.objects.filter(article_id=neighbour_id, related_id=article.pk).delete()
+        return bool(deleted)
     RelatedArticle.objects.update_or_create(
         article_id=neighbour_id, related_id=article.pk,
         defaults={"score": score, "shared_words": _ordered_words(words, article.title)},
@@ -182,6 +184,7 @@ def _offer(neighbour_id: int, article: Article, score: float, words: list[str]) 
     extra = links[RELATED_LIMIT - 1 :]
     if extra:
         RelatedArticle.objects.filter(pk__in=[link.pk for link in extra]).delete()
+    return True
 
 
 def refresh_for(article_id: int) -> None:
@@ -190,7 +193,8 @@ def refresh_for(article_id: int) -> None:
     fetch threads at once, and a lost race only means a list refreshes later."""
     for attempt in range(3):
         try:
-            _refresh(article_id)
+            changed = _refresh(article_id)
+            bump_articles(changed)  # the cached pages of the lists that changed
             return
         except (IntegrityError, OperationalError) as exc:  # concurrent refresh of a shared neighbour, deadlock
             log.info("related refresh retry %s for article=%s: %s", attempt + 1, article_id, exc)
@@ -200,10 +204,11 @@ def refresh_for(article_id: int) -> None:
             return
 
 
-def _refresh(article_id: int) -> None:
+def _refresh(article_id: int) -> set[int]:
+    """The ids of the articles whose related lists it changed (may have changed)."""
     article = Article.objects.filter(pk=article_id).only("id", "title", "keywords", "status", "story_id", "published_at").first()
     if article is None:
-        return
+        return set()
     rows = compute_related(article) if article.status == Article.Status.PUBLISHED else []
     with transaction.atomic():
         RelatedArticle.objects.filter(article=article).delete()
@@ -213,10 +218,13 @@ def _refresh(article_id: int) -> None:
         )
     # Reposts are folded into their story: they are not offered to anyone. Neighbours in id
     # order, each in its own transaction, so concurrent refreshes never wait on each other in a cycle.
+    changed = {article.pk}
     if article.story_id is None:
         for rid, score, words, _ in sorted(rows):
             with transaction.atomic():
-                _offer(rid, article, score, words)
+                if _offer(rid, article, score, words):
+                    changed.add(rid)
+    return changed
 
 
 def refresh_many(article_ids: Iterable[int]) -> None:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from articles import counters, pagecache, selectors
 from articles.visitors import visitor_for, with_visitor_cookie
-from articles.cache import bump_generation
+from articles.cache import bump_articles, bump_generation
 from articles.comments import comment_create
 from articles.interactions import bookmark_add, bookmark_remove, source_follow, source_unfollow
 from articles.models import Article, Tag
@@ -158,7 +158,7 @@ def comment_post(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
         return redirect(f"{article.get_absolute_url()}#comments")
-    bump_generation()
+    bump_articles([article.pk], lists=True)  # its page, and the comment count on list cards
     if comment.status == comment.Status.PUBLISHED:
         messages.success(request, "评论已发表")
         return redirect(f"{article.get_absolute_url()}#c{comment.pk}")
@@ -205,7 +205,7 @@ def bookmark_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     article = get_object_or_404(Article.objects.published(), pk=pk)
     bookmarked = request.POST.get("action") != "remove"
     (bookmark_add if bookmarked else bookmark_remove)(user=request.user, article=article)
-    bump_generation()
+    bump_articles([article.pk], lists=True)  # its page, and the bookmark count on list cards
     if _wants_json(request):
         article.refresh_from_db(fields=["bookmark_count"])
         return JsonResponse({"bookmarked": bookmarked, "bookmarks": article.bookmark_count})

@@ -201,3 +201,72 @@ def test_a_miss_whose_second_script_fails_still_counts_and_shows_the_read(source
     assert page.status_code == 200 and "阅读 1" in page_text(page.content)  # this reader's read, counted and shown
     monkeypatch.undo()
     assert "阅读 2" in page_text(Client().get(f"/articles/{article.pk}/").content)  # counted once: not kept, not lost
+
+
+@pytest.mark.django_db(transaction=True)  # what ingest bumps, it bumps when it commits
+def test_new_articles_re_render_the_lists_but_not_other_article_pages(source, django_assert_num_queries):
+    from tests.readers.conftest import make_source
+
+    kept = store(source, "壁仞科技发布新芯片", "壁仞科技今天发布了新一代通用GPU芯片，面向数据中心训练。")
+    url = f"/articles/{kept.pk}/"
+    Client().get(url)
+    Client().get("/")
+    other = make_source("另一个源", "other-news")
+    store(other, "地平线发布新一代智驾芯片", "地平线今天发布了新一代智能驾驶芯片，算力大幅提升。")
+
+    # The article page does not show the newcomer: it is still served from the cache.
+    with django_assert_num_queries(0):
+        hit = Client().get(url)
+    assert "壁仞科技发布新芯片" in page_text(hit.content)
+    # The lists do: rendered again, with it.
+    assert "地平线发布新一代智驾芯片" in page_text(Client().get("/").content)
+    assert "地平线发布新一代智驾芯片" in page_text(Client().get("/sources/other-news/").content)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_repost_joining_a_story_re_renders_the_storys_pages(source):
+    from tests.readers.conftest import make_source
+
+    body = ("<p>" + "摩尔线程发布新一代全功能GPU，面向AI训练与图形渲染，单卡性能较上代提升三倍，"
+            "生态伙伴同步发布适配方案。" * 6 + "</p>")
+    first = store(source, "摩尔线程发布新一代全功能GPU", body, hours_ago=3)
+    url = f"/articles/{first.pk}/"
+    assert "同一事件的其他报道" not in page_text(Client().get(url).content)
+    repost = store(make_source("转载号", "reposts"), "摩尔线程新GPU发布（转载）", body, hours_ago=2)
+    assert repost.story_id == first.pk
+    text = page_text(Client().get(url).content)
+    assert "同一事件的其他报道" in text and "摩尔线程新GPU发布（转载）" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_related_posts_computed_after_the_page_was_cached_show_on_it(source):
+    from articles import related
+
+    tags = ["大模型"]
+    first = store(source, "智谱发布新一代大模型", "智谱今天发布新一代大模型，推理能力提升。", categories=tags)
+    url = f"/articles/{first.pk}/"
+    assert "暂无相关文章" in page_text(Client().get(url).content)
+    with related.refreshed_in_process():  # no worker in this test: refresh here, as manage.py fetch does
+        second = store(source, "智谱大模型开放接口", "智谱宣布新一代大模型开放接口，推理能力提升。", categories=tags)
+        # A new article elsewhere: this page is still the cached one, until its related list changes.
+        assert "暂无相关文章" in page_text(Client().get(url).content)
+    assert second.pk in set(first.related_links.values_list("related_id", flat=True))
+    text = page_text(Client().get(url).content)
+    assert "暂无相关文章" not in text and "开放接口" in text.split("相关推荐")[1].split("热点推荐")[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bookmark_re_renders_its_article_and_the_lists_only(source, django_user_model):
+    a = store(source, "燧原发布推理卡", "燧原科技今天发布了新一代推理加速卡。")
+    b = store(source, "天数智芯发布新品", "天数智芯今天发布了新一代训练芯片。")
+    Client().get(f"/articles/{b.pk}/")
+    Client().get("/")
+    reader = Client()
+    reader.force_login(django_user_model.objects.create_user("duzhe2", password="pw-duzhe-12345"))
+    reader.post(f"/articles/{a.pk}/bookmark/", {"action": "add"})
+    assert "收藏 1" in page_text(Client().get(f"/articles/{a.pk}/").content)
+    assert "收藏 1" in page_text(Client().get("/").content)
+    from articles.pagecache import lookup
+    from django.test import RequestFactory
+
+    assert lookup(RequestFactory().get(f"/articles/{b.pk}/")).response is not None  # b's page stayed cached
