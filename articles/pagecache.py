@@ -42,6 +42,7 @@ from articles import counters, fragments
 from articles.cache import GENERATION_KEY, LISTS_KEY, article_key
 from articles.templating import zh_count
 from articles.visitors import VISITOR_COOKIE, visitor_for, with_visitor_cookie
+from newsroom import metrics
 
 TTL_SECONDS = 300
 PAGE_PREFIX = "nr:page:"
@@ -285,7 +286,9 @@ class PageCacheMiddleware:
         visitor, new_cookie = visitor_for(request)
         found = lookup(request, visitor)
         if found is not None and found.response is not None:
+            metrics.PAGE_CACHE.labels("hit").inc()
             return with_visitor_cookie(request, found.response, new_cookie)  # stored with its Vary: Cookie
+        metrics.PAGE_CACHE.labels("miss" if found is not None else "unavailable").inc()
         request.page_cache_lookup = found
         response = self.get_response(request)
         patch_vary_headers(response, ("Cookie",))  # signed-in readers get their own page

@@ -247,6 +247,8 @@ def bench_pages(args, env: dict, sample: dict) -> dict:
             rc = load(base, cold_paths, args.duration)
             results[f"{name}_cold"] = rc
             log(f"  {name:8} cold      {rc['rps']:8.1f} req/s  (non-2xx {rc['non_2xx']}, errors {rc['socket_errors']})")
+        results.update(_pages_while_ingesting(base, [f"/articles/{i}/" for i in sample["cold_articles"][:200]],
+                                              args.duration, warm))
         baseline = statistics.mean(minimal_rps)
         results["minimal_rps"] = baseline
         master_rss = rss_mb(gunicorn.pid)
@@ -263,6 +265,76 @@ def bench_pages(args, env: dict, sample: dict) -> dict:
     finally:
         stop(gunicorn, 20)
         shutil.rmtree(mp_dir, ignore_errors=True)
+
+
+def _page_cache_counts(base: str) -> dict[str, float]:
+    import urllib.request
+
+    text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+    counts: dict[str, float] = {}
+    for m in re.finditer(r'^newsroom_page_cache_total\{outcome="(\w+)"\} ([\d.e+]+)$', text, re.M):
+        counts[m.group(1)] = counts.get(m.group(1), 0) + float(m.group(2))
+    return counts
+
+
+def _ingest_until(stop: threading.Event, done: dict) -> None:
+    """Store the real-feeds corpus again and again as new sources (and refresh their related
+    posts, as a process worker would), until ``stop``: a site fetching feeds all day."""
+    from django.db import connection
+
+    from articles import related
+    from feeds.models import Source
+    from feeds.services import source_fetch
+
+    files = [f.read_bytes() for f in feed_files()]
+    run = f"{int(time.time())}-{os.getpid()}"
+    try:
+        while not stop.is_set():
+            n = done["fetches"]
+            source = Source.objects.create(name=f"ingest-while {n}", slug=f"ingest-while-{run}-{n}",
+                                           url=f"https://ingest-while.invalid/{run}/{n}.xml", active=False,
+                                           fetch_full_text=False)
+            done["sources"].append(source.pk)
+            with related.refreshed_in_process():
+                outcome = source_fetch(source=source, content=files[n % len(files)], content_type="application/xml")
+            done["fetches"] += 1
+            done["new"] += outcome.new
+    except Exception as exc:  # measured as far as it got; the failure is reported
+        done["error"] = repr(exc)
+    finally:
+        connection.close()
+
+
+def _pages_while_ingesting(base: str, paths: list[str], duration: float, warm) -> dict:
+    """Cached article pages while feeds are being stored: with the page cache's scoped
+    generations, new articles elsewhere leave them cached (only pages whose own related
+    posts or story changed are rendered again). The same pages without ingestion first:
+    the difference beyond the hit ratio is the CPU the ingestion takes."""
+    for path in paths:
+        warm([path])
+    quiet = load(base, paths, duration)
+    log(f"  {len(paths)} articles warm  {quiet['rps']:8.1f} req/s")
+    before = _page_cache_counts(base)
+    stop, done = threading.Event(), {"fetches": 0, "new": 0, "sources": []}
+    worker = threading.Thread(target=_ingest_until, args=(stop, done), daemon=True)
+    worker.start()
+    try:
+        busy = load(base, paths, duration)
+    finally:
+        stop.set()
+        worker.join(600)
+    after = _page_cache_counts(base)
+    hits = after.get("hit", 0) - before.get("hit", 0)
+    total = sum(after.values()) - sum(before.values())
+    from bench.cleanup import forget_sources
+
+    forget_sources(done["sources"])
+    __import__("redis").Redis.from_url(REDIS_URL).delete("process")
+    ratio = round(hits / total, 4) if total else 0.0
+    log(f"  … while ingesting  {busy['rps']:8.1f} req/s, page-cache hit ratio {ratio:.1%} "
+        f"({done['fetches']} fetches stored {done['new']} new articles meanwhile{', ' + done['error'] if 'error' in done else ''})")
+    return {"articles_warm_quiet": quiet, "articles_warm_ingesting": busy,
+            "ingesting_hit_ratio": ratio, "ingesting_fetches": done["fetches"], "ingesting_new": done["new"]}
 
 
 def prewarm() -> None:
@@ -579,6 +651,10 @@ def main() -> int:
                 t = target[i]
                 rows.append((f"{page} page {kind}", f"{r['rps']:.0f} req/s vs minimal {base:.0f}", ratio,
                              f"≥ {t}" if t else "—", verdict(ratio >= t) if t else "info"))
+        if "articles_warm_ingesting" in p:
+            q, b = p["articles_warm_quiet"]["rps"], p["articles_warm_ingesting"]["rps"]
+            rows.append(("articles while ingesting", f"{b:.0f} vs {q:.0f} req/s quiet, {p['ingesting_hit_ratio']:.1%} hits",
+                         b / base, "—", "info"))
         rows.append(("web worker RSS", f"{p['web_worker_rss_mb']} MB", None, "—", "info"))
     if "ingest" in results:
         r = results["ingest"]

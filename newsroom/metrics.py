@@ -30,3 +30,6 @@ REQUEST_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 RESPONSES = Counter("newsroom_responses_total", "Responses by view and status class", ["view", "status"])
+# Anonymous requests for cacheable pages: served from the page cache (hit), rendered and
+# stored (miss), or rendered without it (unavailable: Redis unreachable).
+PAGE_CACHE = Counter("newsroom_page_cache_total", "Cacheable page requests by page-cache outcome", ["outcome"])

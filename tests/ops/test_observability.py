@@ -67,6 +67,25 @@ def test_metrics_count_fetches_entries_and_requests(client, feed_server):
     assert (sample(after, "newsroom_responses_total", view="home", status="2xx") or 0) >= 1
 
 
+def test_metrics_count_page_cache_hits_and_misses(client, monkeypatch):
+    from django.test import Client
+
+    source = Source.objects.create(name="s", slug="s", url="https://example.com/s.xml")
+    before = scrape(client)
+    Client().get("/")  # rendered and stored
+    Client().get("/")  # served from the cache
+    Client().get("/")
+    monkeypatch.setattr(counters, "lua_script", lambda script: (_ for _ in ()).throw(ConnectionError("down")))
+    Client().get(f"/sources/{source.slug}/")  # Redis unreachable: rendered without the cache
+    after = scrape(client)
+
+    def delta(outcome: str) -> float:
+        return (sample(after, "newsroom_page_cache_total", outcome=outcome) or 0) - (
+            sample(before, "newsroom_page_cache_total", outcome=outcome) or 0)
+
+    assert (delta("miss"), delta("hit"), delta("unavailable")) == (1, 2, 1)
+
+
 def test_metrics_gauges_read_shared_state(client):
     from datetime import timedelta
 
