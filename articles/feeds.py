@@ -77,7 +77,7 @@ class TagFeed(_ArticleFeed):
         return f"标签「{obj.name}」下的最新文章"
 
     def items(self, obj: Tag):
-        return selectors.attach_tags(list(selectors.tag_window(obj, 0, FEED_SIZE).defer(None)))
+        return selectors.attach_tags(list(selectors.tag_articles(obj).window(0, FEED_SIZE).defer(None)))
 
 
 class TagAtomFeed(TagFeed):

@@ -1,0 +1,49 @@
+"""List pages (home, a source) read a page's ids off the list's index before its
+cards (selectors.paged): the same pages, in the same order, as OFFSET over the cards."""
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from articles import selectors
+from articles.models import Article
+from tests.conftest import page_text
+from tests.readers.conftest import make_source, store
+
+pytestmark = pytest.mark.django_db
+
+
+def test_pages_equal_offset_over_the_cards(client, source):
+    rng = random.Random(3)
+    other = make_source("另一个源", "other")
+    articles = [store(rng.choice([source, other]), f"列表文章{i}", f"列表正文{i}。", hours_ago=rng.uniform(0, 200))
+                for i in range(45)]
+    Article.objects.filter(pk__in=[a.pk for a in articles[:3]]).update(status=Article.Status.HIDDEN)
+    Article.objects.filter(pk=articles[3].pk).update(pinned=True)
+    Article.objects.filter(pk=articles[4].pk).update(story_id=articles[5].pk)  # a repost: folded
+    same = timezone.now() - timedelta(hours=5)
+    Article.objects.filter(pk__in=[a.pk for a in articles[10:16]]).update(published_at=same)  # ties: id decides
+    for base in (None, Article.objects.filter(source=source)):
+        reference = list(selectors.article_list(base).values_list("id", flat=True))
+        pages = selectors.paged(base)
+        got = [a.pk for start in range(0, len(reference) + 20, 20) for a in pages[start : start + 20]]
+        assert got == reference
+        assert pages.count() == len(reference)
+    home = list(selectors.article_list().values_list("id", flat=True))
+    assert home[0] == articles[3].pk and articles[4].pk not in home and articles[0].pk not in home
+    text = page_text(client.get("/?page=2").content)
+    assert Article.objects.get(pk=home[20]).title in text and Article.objects.get(pk=home[19]).title not in text
+
+
+def test_a_page_s_ids_come_from_an_index_only_scan(source):
+    sql, params = selectors.paged().window(200, 220).query.sql_with_params()
+    with connection.cursor() as cursor:
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(r[0] for r in cursor.fetchall())
+    assert "Index Only Scan using article_listed_pub" in plan
