@@ -226,8 +226,10 @@ def bench_pages(args, env: dict, sample: dict) -> dict:
         targets = {
             "minimal": (["/bench/minimal"], None),
             "article": ([f"/articles/{sample['article']}/"], [f"/articles/{i}/" for i in sample["cold_articles"]]),
-            "tag": ([f"/tags/{sample['tag']}/"], [f"/tags/{s}/?page={p}" for s, p in sample["cold_tags"]]),
-            "home": (["/"], [f"/?page={p}" for p in sample["cold_home_pages"]]),
+            "tag": ([f"/tags/{sample['tag']}/"], [f"/tags/{s}/?page={p}&n={n}" for n, (s, p) in
+                                                  enumerate(sample["cold_tags"] * (20_000 // len(sample["cold_tags"]) + 1))]),
+            # Each cold home request a URL of its own (the page cache keys the full path): always a miss.
+            "home": (["/"], [f"/?page={p}&n={n}" for n, p in enumerate(sample["cold_home_pages"])]),
         }
         results: dict = {}
         minimal_rps = []
@@ -593,7 +595,7 @@ def main() -> int:
         "cold_articles": rng.sample(published, min(20_000, len(published))),
         "tag": popular,
         "cold_tags": [(s, rng.randint(1, max(1, min(5, c // 20)))) for s, c in rng.sample(tags, min(1500, len(tags)))],
-        "cold_home_pages": rng.sample(range(2, 200), 150),
+        "cold_home_pages": [rng.randint(2, 200) for _ in range(20_000)],
         "source": Source.objects.filter(article_count__gt=0).order_by("-article_count").values_list("slug", flat=True).first(),
     }
     from urllib.parse import quote
