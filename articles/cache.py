@@ -2,15 +2,17 @@
 shows changes, so that only the pages a change touches are rendered again.
 
 * the site generation (``bump_generation``): anything a page anywhere may show
-  (an editor's change in the admin, a tag's follower count) — every page goes;
+  (an editor's change in the admin) — every page goes;
 * the lists generation (``bump_lists``): the list pages (home, hot, tags, a tag,
-  a source) and the shared 热点推荐 fragment — new or changed articles, counts on cards;
+  a source) and the shared 热点推荐 fragment — new or changed articles, counts on
+  cards, a tag's or source's follower count;
 * an article's generation (``bump_articles``): that article's own page — its
   edit, a repost joining its story, its related posts, a comment or bookmark.
 
 So an ingest that stores new articles re-renders the lists, not every article
 page on the site. An article page still shows a few numbers kept elsewhere (a
-tag's article count): those may lag by the page TTL (``pagecache.TTL_SECONDS``).
+tag's article and follower counts): those may lag by the page TTL
+(``pagecache.TTL_SECONDS``).
 
 With Redis each generation is a plain Redis integer (``articles.pagecache`` reads
 them inside its lookup script; an article's expires a while after its last

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from articles import counters, pagecache, selectors
 from articles.visitors import visitor_for, with_visitor_cookie
-from articles.cache import bump_articles, bump_generation
+from articles.cache import bump_articles, bump_lists
 from articles.comments import comment_create
 from articles.interactions import bookmark_add, bookmark_remove, source_follow, source_unfollow
 from articles.models import Article, Tag
@@ -173,7 +173,9 @@ def _follow_toggle(request: HttpRequest, target, follow, unfollow) -> HttpRespon
     """Follow or unfollow a tag or a source; JSON for the in-place script, else a redirect."""
     following = request.POST.get("action") != "unfollow"
     (follow if following else unfollow)(request.user, target)
-    bump_generation()
+    # The tag / source page shows its follower count (a list page); the count in an article
+    # page's tag and source boxes may lag by the page TTL, as their article counts do.
+    bump_lists()
     if _wants_json(request):
         target.refresh_from_db(fields=["followers_count"])
         return JsonResponse({"following": following, "followers": target.followers_count})

@@ -270,3 +270,20 @@ def test_a_bookmark_re_renders_its_article_and_the_lists_only(source, django_use
     from django.test import RequestFactory
 
     assert lookup(RequestFactory().get(f"/articles/{b.pk}/")).response is not None  # b's page stayed cached
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_follow_re_renders_the_tag_page_not_the_article_pages(source, django_user_model):
+    from articles.models import Tag
+    from articles.pagecache import lookup
+    from django.test import RequestFactory
+
+    a = store(source, "紫光展锐发布新芯片", "紫光展锐今天发布了新一代手机芯片。", categories=["手机芯片"])
+    tag = Tag.objects.get(name="手机芯片")
+    assert "关注 0" in page_text(Client().get(f"/tags/{tag.slug}/").content)
+    Client().get(f"/articles/{a.pk}/")
+    reader = Client()
+    reader.force_login(django_user_model.objects.create_user("duzhe3", password="pw-duzhe-12345"))
+    reader.post(f"/tags/{tag.slug}/follow/", {"action": "follow"})
+    assert "关注 1" in page_text(Client().get(f"/tags/{tag.slug}/").content)
+    assert lookup(RequestFactory().get(f"/articles/{a.pk}/")).response is not None
