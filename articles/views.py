@@ -70,7 +70,7 @@ def _list_context(request: HttpRequest, page) -> dict:
 
 @pagecache.cached_page
 def home(request: HttpRequest) -> HttpResponse:
-    ctx = _list_context(request, _page(request, selectors.paged(), count=selectors.published_story_count()))
+    ctx = _list_context(request, _page(request, selectors.home_articles(), count=selectors.published_story_count()))
     ctx.update(popular_tags=selectors.popular_tags(20))
     return render(request, "articles/home.html", ctx)
 
@@ -106,8 +106,7 @@ def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @pagecache.cached_page
 def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
     source = get_object_or_404(Source, slug=slug)
-    ctx = _list_context(request, _page(request, selectors.paged(Article.objects.filter(source=source)),
-                                       count=source.article_count))
+    ctx = _list_context(request, _page(request, selectors.source_articles(source), count=source.article_count))
     ctx.update(source=source, source_followed=bool(selectors.followed_source_ids(request.user, [source.pk])))
     return render(request, "articles/source_detail.html", ctx)
 

@@ -47,3 +47,29 @@ def test_a_page_s_ids_come_from_an_index_only_scan(source):
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(r[0] for r in cursor.fetchall())
     assert "Index Only Scan using article_listed_pub" in plan
+
+
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "plain-cursor"])
+def test_the_prepared_page_loads_what_the_orm_loads(source, settings, prepared):
+    """Home, source and tag pages read through a prepared statement on PostgreSQL: the
+    same cards, fields and sources as the ORM's article_list, with and without
+    server-side prepared statements (PgBouncer mode)."""
+    from articles.models import Tag
+
+    settings.NEWSROOM_DB_PREPARED = prepared
+    other = make_source("另一个源", "other")
+    for i in range(30):
+        store(source if i % 3 else other, f"卡片文章{i}", f"卡片正文{i}。", hours_ago=i, categories=["卡片"])
+    tag = Tag.objects.get(name="卡片")
+    fields = [f.attname for f in Article._meta.concrete_fields if f.attname not in ("body", "keywords")]
+
+    def shown(cards):
+        return [([getattr(a, f) for f in fields], a.source.name, a.source.slug, a.source.article_count) for a in cards]
+
+    for pages in (selectors.home_articles(), selectors.source_articles(source), selectors.tag_articles(tag)):
+        for start in (0, 7, 20, 40):
+            assert shown(pages[start : start + 7]) == shown(pages.window(start, start + 7))
+    assert len(selectors.home_articles()[0:20]) == 20 and selectors.home_articles()[40:60] == []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%feeds_source s ON%"])
+        assert (cursor.fetchone()[0] > 0) == prepared
