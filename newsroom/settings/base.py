@@ -94,7 +94,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 IS_POSTGRES = "postgresql" in DATABASES["default"]["ENGINE"]
 # The statements the site repeats with new values (the article page's query, ingest's
-# one-statement insert and lookups, a list page's tags, search's cards) are prepared,
+# one-statement insert and lookups, a page of a list and its tags, search's cards) are prepared,
 # planned once per connection (planning the page query cost PostgreSQL four times running
 # it). Off behind a pooler that cannot keep prepared statements per client (PgBouncer in
 # transaction mode before 1.21).
