@@ -172,6 +172,7 @@ def _follow_toggle(request: HttpRequest, target, follow, unfollow) -> HttpRespon
     """Follow or unfollow a tag or a source; JSON for the in-place script, else a redirect."""
     following = request.POST.get("action") != "unfollow"
     (follow if following else unfollow)(request.user, target)
+    selectors.forget_stream_count(request.user)  # /me/ lists more or fewer pages now
     # The tag / source page shows its follower count (a list page); the count in an article
     # page's tag and source boxes may lag by the page TTL, as their article counts do.
     bump_lists()
@@ -215,7 +216,7 @@ def bookmark_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def me(request: HttpRequest) -> HttpResponse:
-    ctx = _list_context(request, _page(request, selectors.stream_for(request.user)))
+    ctx = _list_context(request, _page(request, selectors.stream_articles(request.user)))
     ctx.update(followed_tags=selectors.followed_tags(request.user), followed_sources=selectors.followed_sources(request.user))
     return render(request, "articles/me.html", ctx)
 

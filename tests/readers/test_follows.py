@@ -142,3 +142,41 @@ def test_login_and_signup_are_rate_limited(client, steady_clock):
     for i in range(5):
         client.post("/accounts/signup/", {"username": f"u{i}", "password1": "x", "password2": "y"})
     assert client.post("/accounts/signup/", {"username": "u9"}).status_code == 429
+
+
+def test_the_stream_merges_followed_tags_and_sources_as_the_plain_query_does(client, django_user_model):
+    """/me/ on PostgreSQL merges the heads of each followed tag's timeline and source's list:
+    the same articles in the same order as the plain OR over the whole list, page by page,
+    with overlaps (an article in two followed tags, or in a followed tag and source) once."""
+    import random
+
+    from articles import selectors
+    from articles.interactions import source_follow
+    from articles.tags import tag_follow
+
+    rng = random.Random(11)
+    user = django_user_model.objects.create_user("liu", password="pw-liu-12345")
+    sources = [make_source(f"源{i}", f"src-{i}") for i in range(3)]
+    tags = [Tag.objects.create(name=f"话题{i}", slug=f"topic-{i}") for i in range(4)]
+    for i in range(60):
+        a = store(rng.choice(sources), f"关注流文章{i}", f"关注流正文{i}。", hours_ago=rng.uniform(0, 300))
+        a.tags.add(*rng.sample(tags, rng.randint(0, 2)))
+    Article.objects.filter(pk__in=list(Article.objects.values_list("pk", flat=True)[:5])).update(pinned=True)
+    for tag in tags[:2]:
+        tag_follow(user=user, tag=tag)
+    source_follow(user=user, source=sources[0])
+    reference = list(selectors.stream_for(user).values_list("id", flat=True))
+    stream = selectors.stream_articles(user)
+    got = [a.pk for start in range(0, len(reference) + 20, 20) for a in stream[start : start + 20]]
+    assert got == reference and len(reference) > 20
+    assert stream.count() == len(reference)
+
+    # The page: its second page lists the 21st article on; a follow changes the page count at once.
+    client.force_login(user)
+    html = client.get("/me/?page=2").content.decode()
+    assert Article.objects.get(pk=reference[20]).title in html
+    pages = -(-len(reference) // 20)
+    assert f"第 2 / {pages} 页" in html
+    client.post(f"/tags/{tags[2].slug}/follow/", {"action": "follow"})
+    more = len(selectors.stream_for(user))
+    assert more > len(reference) and f"第 1 / {-(-more // 20)} 页" in client.get("/me/").content.decode()
