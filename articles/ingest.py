@@ -7,7 +7,7 @@ twice is an update (or nothing), never a duplicate.
 
 What the entries of one call look up (their stored rows, SimHash neighbours,
 tags) is loaded for many of them at once (``_Batch``, a part of the call's
-entries at a time), and an article is stored with its search text and vector
+entries at a time), and an article is stored with its search vector (SearchDoc)
 in the INSERT itself: a new entry costs one statement, which PostgreSQL runs
 while the next entry is being prepared. Related posts are computed off this
 path (``related.schedule_refresh``: one task per call).

@@ -191,17 +191,20 @@ def refresh_for(article_id: int) -> None:
     """Recompute an article's list and offer it to its neighbours. Best effort and
     never raising: it runs after the article is committed, often in several
     fetch threads at once, and a lost race only means a list refreshes later."""
+    bump_articles(_refresh_retrying(article_id))  # the cached pages of the lists that changed
+
+
+def _refresh_retrying(article_id: int) -> set[int]:
     for attempt in range(3):
         try:
-            changed = _refresh(article_id)
-            bump_articles(changed)  # the cached pages of the lists that changed
-            return
+            return _refresh(article_id)
         except (IntegrityError, OperationalError) as exc:  # concurrent refresh of a shared neighbour, deadlock
             log.info("related refresh retry %s for article=%s: %s", attempt + 1, article_id, exc)
             time.sleep(0.05 * (attempt + 1))
         except Exception:
             log.exception("related refresh failed for article=%s", article_id)
-            return
+            return set()
+    return set()
 
 
 def _refresh(article_id: int) -> set[int]:
@@ -230,8 +233,10 @@ def _refresh(article_id: int) -> set[int]:
 def refresh_many(article_ids: Iterable[int]) -> None:
     """refresh_for each article once, in the order they were stored (as the
     per-article refreshes after each commit used to run)."""
+    changed: set[int] = set()
     for article_id in sorted(set(article_ids)):
-        refresh_for(article_id)
+        changed |= _refresh_retrying(article_id)
+    bump_articles(changed)  # one round trip for the pages of every list that changed
 
 
 # Ids collected by refreshed_in_process() (None: not collecting). Process-wide on

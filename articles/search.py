@@ -54,8 +54,7 @@ from articles.models import Article, SearchDoc
 from articles.text.normalize import fold_width
 from articles.text.sanitize import html_to_text
 from articles.text.tokenizer import search_tokens, segment
-from feeds.models import Source
-from newsroom.db import from_row, statement_rows
+from newsroom.db import statement_rows
 
 MAX_INDEX_CHARS = 60_000
 MAX_QUERY_CHARS = 100
@@ -413,8 +412,9 @@ class SearchHits:
         return attach_tags([by_id[i] for i in ids if i in by_id])
 
 
+_CARD_SOURCE_FIELDS = ("id", "name", "slug")
 _CARD_SQL = f"""
-SELECT {", ".join("a." + f for f in _CARD_ARTICLE_FIELDS)}, s.name, s.slug
+SELECT {", ".join("a." + f for f in _CARD_ARTICLE_FIELDS)}, {", ".join("s." + f for f in _CARD_SOURCE_FIELDS)}
   FROM articles_article a JOIN feeds_source s ON s.id = a.source_id WHERE a.id = ANY(%s::bigint[])
 """
 
@@ -424,13 +424,9 @@ def _cards(ids: list[int]) -> list[Article]:
     PostgreSQL a statement prepared once per connection, one array parameter."""
     if not _is_postgres():
         return list(Article.objects.filter(pk__in=ids).select_related("source").only(*_CARD_FIELDS))
-    n = len(_CARD_ARTICLE_FIELDS)
-    cards = []
-    for row in statement_rows(_CARD_SQL, [ids]):
-        card = from_row(Article, _CARD_ARTICLE_FIELDS, row[:n])
-        card.source = from_row(Source, ("id", "name", "slug"), (card.source_id, *row[n:]))
-        cards.append(card)
-    return cards
+    from articles.selectors import cards_from_rows
+
+    return cards_from_rows(statement_rows(_CARD_SQL, [ids]), _CARD_ARTICLE_FIELDS, _CARD_SOURCE_FIELDS)
 
 
 def match_window(parsed: ParsedQuery, narrow: QuerySet | None = None) -> QuerySet | None:

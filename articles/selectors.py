@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
@@ -58,19 +59,31 @@ class _Paged:
         """Cards ``start:stop`` as a queryset (feeds defer other fields)."""
         return article_list(Article.objects.filter(pk__in=self.ids[start:stop]))
 
+    def statement(self, start: int, stop: int) -> tuple[str, list] | None:
+        """The prepared statement of cards ``start:stop`` (None: the ORM's ``window``)."""
+        if self._ids_sql is None:
+            return None
+        sql, params = self._ids_sql
+        return _LIST_SQL.format(ids=sql), [*(stop if p is REACH else p for p in params), max(stop - start, 0), start]
+
     def __getitem__(self, window: slice) -> list[Article]:
         start, stop = window.start or 0, window.stop
-        if self._ids_sql is None or stop is None:
+        statement = self.statement(start, stop) if stop is not None else None
+        if statement is None:
             return list(self.window(start, stop))
-        sql, params = self._ids_sql
-        params = [stop if p is REACH else p for p in params]
-        n = len(_LIST_A)
-        cards = []
-        for row in statement_rows(_LIST_SQL.format(ids=sql), [*params, max(stop - start, 0), start]):
-            card = from_row(Article, _LIST_A, row[:n])
-            card.source = from_row(Source, _LIST_S, row[n:])
-            cards.append(card)
-        return cards
+        return cards_from_rows(statement_rows(*statement), _LIST_A, _LIST_S)
+
+
+def cards_from_rows(rows, article_fields: tuple[str, ...], source_fields: tuple[str, ...]) -> list[Article]:
+    """Articles with their source, as the ORM's select_related would load them, from rows of
+    ``article_fields`` then ``source_fields`` (the fields not read are deferred)."""
+    n = len(article_fields)
+    cards = []
+    for row in rows:
+        card = from_row(Article, article_fields, row[:n])
+        card.source = from_row(Source, source_fields, row[n:])
+        cards.append(card)
+    return cards
 
 
 REACH = object()  # in a list's ids_sql parameters: how many of the list the page reaches (its stop)
@@ -78,31 +91,36 @@ REACH = object()  # in a list's ids_sql parameters: how many of the list the pag
 # A card as article_list loads it (all but body and keywords, with its source), for the ids a list's SQL gives.
 _LIST_A = tuple(f.attname for f in Article._meta.concrete_fields if f.attname not in ("body", "keywords"))
 _LIST_S = tuple(f.attname for f in Source._meta.concrete_fields)
-_LISTED_SQL = "status = 'published' AND story_id IS NULL"
-_LIST_ORDER = "pinned DESC, published_at DESC, id DESC"
+
+
+def _listed(a: str = "") -> str:
+    """article_list's filter and order in SQL, for the article table under alias ``a``."""
+    p = f"{a}." if a else ""
+    return f"{p}status = 'published' AND {p}story_id IS NULL"
+
+
+def _list_order(a: str = "") -> str:
+    p = f"{a}." if a else ""
+    return f"{p}pinned DESC, {p}published_at DESC, {p}id DESC"
+
+
 _LIST_SQL = (
     f"SELECT {', '.join('a.' + f for f in _LIST_A)}, {', '.join('s.' + f for f in _LIST_S)} "
     "FROM articles_article a JOIN feeds_source s ON s.id = a.source_id "
-    f"WHERE a.id IN ({{ids}}) AND a.{_LISTED_SQL.replace(' AND ', ' AND a.')} "
-    f"ORDER BY {', '.join('a.' + c for c in _LIST_ORDER.split(', '))}"
+    f"WHERE a.id IN ({{ids}}) AND {_listed('a')} ORDER BY {_list_order('a')}"
 )
-
-
-def paged(base: QuerySet | None = None) -> _Paged:
-    """``article_list(base)``, ready to paginate."""
-    return _Paged(article_list(base).values("id"))
 
 
 def home_articles() -> _Paged:
     """The home page's list, ready to paginate."""
     return _Paged(article_list().values("id"), ids_sql=(
-        f"SELECT id FROM articles_article WHERE {_LISTED_SQL} ORDER BY {_LIST_ORDER} LIMIT %s OFFSET %s", []))
+        f"SELECT id FROM articles_article WHERE {_listed()} ORDER BY {_list_order()} LIMIT %s OFFSET %s", []))
 
 
 def source_articles(source: Source) -> _Paged:
     """A source's list, ready to paginate."""
     return _Paged(article_list(Article.objects.filter(source=source)).values("id"), source.article_count, ids_sql=(
-        f"SELECT id FROM articles_article WHERE source_id = %s AND {_LISTED_SQL} ORDER BY {_LIST_ORDER} "
+        f"SELECT id FROM articles_article WHERE source_id = %s AND {_listed()} ORDER BY {_list_order()} "
         "LIMIT %s OFFSET %s", [source.pk]))
 
 
@@ -333,17 +351,16 @@ _STREAM_IDS_SQL = f"""SELECT id FROM (
   SELECT y.id, y.pinned, y.published_at
     FROM articles_sourcefollow g CROSS JOIN LATERAL (
          SELECT a.id, a.pinned, a.published_at FROM articles_article a
-          WHERE a.source_id = g.source_id AND a.{_LISTED_SQL.replace(' AND ', ' AND a.')}
-          ORDER BY {', '.join('a.' + c for c in _LIST_ORDER.split(', '))} LIMIT %s) y
+          WHERE a.source_id = g.source_id AND {_listed('a')} ORDER BY {_list_order('a')} LIMIT %s) y
    WHERE g.user_id = %s
-) merged ORDER BY {_LIST_ORDER} LIMIT %s OFFSET %s"""
+) merged ORDER BY {_list_order()} LIMIT %s OFFSET %s"""
 
 _STREAM_COUNT_SQL = f"""SELECT count(*) FROM (
   SELECT ta.content_object_id FROM articles_taggedarticle ta JOIN articles_tagfollow f ON f.tag_id = ta.tag_id
    WHERE f.user_id = %s AND ta.listed
   UNION
   SELECT a.id FROM articles_article a JOIN articles_sourcefollow g ON g.source_id = a.source_id
-   WHERE g.user_id = %s AND a.{_LISTED_SQL.replace(' AND ', ' AND a.')}) merged"""
+   WHERE g.user_id = %s AND {_listed('a')}) merged"""
 
 
 def stream_articles(user) -> _Paged:
@@ -359,24 +376,24 @@ def stream_articles(user) -> _Paged:
 def stream_count(user) -> int:
     """How many articles /me/ lists, kept a minute (counting every article of a few busy
     tags costs more than the page itself); a follow or unfollow forgets it."""
-    from django.core.cache import cache
-
-    key = _stream_count_key(user.pk)
-    value = cache.get(key)
-    if value is None:
-        value = statement_rows(_STREAM_COUNT_SQL, [user.pk, user.pk])[0][0]
-        cache.set(key, value, 60)
-    return value
+    return _kept_count(_stream_count_key(user.pk), lambda: statement_rows(_STREAM_COUNT_SQL, [user.pk, user.pk])[0][0])
 
 
 def forget_stream_count(user) -> None:
-    from django.core.cache import cache
-
     cache.delete(_stream_count_key(user.pk))
 
 
 def _stream_count_key(user_id: int) -> str:
     return f"me:count:{user_id}"
+
+
+def _kept_count(key: str, count, seconds: int = 60) -> int:
+    """``count()``, kept ``seconds`` in the cache: a list's total only numbers its pages."""
+    value = cache.get(key)
+    if value is None:
+        value = count()
+        cache.set(key, value, seconds)
+    return value
 
 
 def bookmarks_for(user) -> QuerySet:
@@ -414,11 +431,4 @@ def article_id_for_url(url: str) -> int | None:
 def published_story_count() -> int:
     """How many cards the home page lists, cached for a minute: COUNT(*) over every
     published article on each request costs more than the page's other queries together."""
-    from django.core.cache import cache
-
-    key = "home:count"
-    value = cache.get(key)
-    if value is None:
-        value = article_list().count()
-        cache.set(key, value, 60)
-    return value
+    return _kept_count("home:count", lambda: article_list().count())

@@ -279,13 +279,21 @@ def _page_cache_counts(base: str) -> dict[str, float]:
     return counts
 
 
+def _bench_source(kind: str, run: str, n: int):
+    """A source the bench stores corpus bytes into (never fetched: inactive, no full text);
+    bench.cleanup.forget_sources removes it and what it stored."""
+    from feeds.models import Source
+
+    return Source.objects.create(name=f"{kind} {n}", slug=f"{kind}-{run}-{n}", url=f"https://{kind}.invalid/{run}/{n}.xml",
+                                 active=False, fetch_full_text=False)
+
+
 def _ingest_until(stop: threading.Event, done: dict) -> None:
     """Store the real-feeds corpus again and again as new sources (and refresh their related
     posts, as a process worker would), until ``stop``: a site fetching feeds all day."""
     from django.db import connection
 
     from articles import related
-    from feeds.models import Source
     from feeds.services import source_fetch
 
     files = [f.read_bytes() for f in feed_files()]
@@ -293,9 +301,7 @@ def _ingest_until(stop: threading.Event, done: dict) -> None:
     try:
         while not stop.is_set():
             n = done["fetches"]
-            source = Source.objects.create(name=f"ingest-while {n}", slug=f"ingest-while-{run}-{n}",
-                                           url=f"https://ingest-while.invalid/{run}/{n}.xml", active=False,
-                                           fetch_full_text=False)
+            source = _bench_source("ingest-while", run, n)
             done["sources"].append(source.pk)
             with related.refreshed_in_process():
                 outcome = source_fetch(source=source, content=files[n % len(files)], content_type="application/xml")
@@ -371,7 +377,6 @@ def bench_ingest(args) -> dict:
     import feedparser
     from django.db import connection
 
-    from feeds.models import Source
     from feeds.services import source_fetch
 
     files = [(f, f.read_bytes()) for f in feed_files()]
@@ -384,11 +389,7 @@ def bench_ingest(args) -> dict:
         bare.append(time.perf_counter() - t)
     bare_s = min(bare)
     run = f"{int(time.time())}-{os.getpid()}"
-    sources = [
-        Source.objects.create(name=f"ingest-bench {i}", slug=f"ingest-bench-{run}-{i}",
-                              url=f"https://ingest-bench.invalid/{run}/{i}.xml", active=False, fetch_full_text=False)
-        for i in range(len(files))
-    ]
+    sources = [_bench_source("ingest-bench", run, i) for i in range(len(files))]
     try:
         t = time.perf_counter()
         stored = 0
@@ -523,19 +524,19 @@ def write_plans(sample: dict) -> dict:
     rare = Tag.objects.filter(articles_count__gt=0).order_by("articles_count").first()
     source = Source.objects.filter(slug=sample["source"]).first()
     since = timezone.now() - timedelta(hours=24)
-    # The statements the pages run: a page's ids off the list's index, then its 20 cards.
-    queries = {
-        "home": selectors.paged().window(0, 20),
-        "home (page 100)": selectors.paged().window(1980, 2000),
-        "tag (popular)": selectors.tag_articles(tag).window(0, 20),
-        "tag (popular, page 5)": selectors.tag_articles(tag).window(80, 100),
-        "tag (rare)": selectors.tag_articles(rare).window(0, 20),
-        "source": selectors.paged(Article.objects.filter(source=source)).window(0, 20),
+    # The statements the pages run (prepared: a page's ids off the list's index, then its 20 cards).
+    home = selectors.home_articles()
+    sqls = {
+        "home": home.statement(0, 20),
+        "home (page 100)": home.statement(1980, 2000),
+        "tag (popular)": selectors.tag_articles(tag).statement(0, 20),
+        "tag (popular, page 5)": selectors.tag_articles(tag).statement(80, 100),
+        "tag (rare)": selectors.tag_articles(rare).statement(0, 20),
+        "source": selectors.source_articles(source).statement(0, 20),
         "hot (fallback)": Article.objects.published().filter(published_at__gte=since)
-        .order_by("-read_count", "-bookmark_count", "-published_at").values("id")[:20],
+        .order_by("-read_count", "-bookmark_count", "-published_at").values("id")[:20].query.sql_with_params(),
     }
     out, timings = [], {}
-    sqls = {name: qs.query.sql_with_params() for name, qs in queries.items()}
     sqls["search (newest matches, one query)"] = match_window(parse_query("英伟达 芯片")).query.sql_with_params()
     for name, (sql, params) in sqls.items():
         with connection.cursor() as cursor:
