@@ -90,92 +90,79 @@ def _runs(text: str):
         last_end = m.end()
 
 
-def _gram_entries(text: str, start: int, weight: str) -> tuple[list[tuple[str, int, str]], int]:
-    """Index grams of ``text`` from position ``start``; returns them and the next free position."""
-    out: list[tuple[str, int, str]] = []
-    pos = start
-    for run, is_han, joined in _runs(text):
-        if not joined:
-            pos += 1  # a gap: phrases never match across punctuation
-            if pos + len(run) > _MAX_POSITION:
-                pos = 1
-        elif pos + len(run) > _MAX_POSITION + 300:
-            pos = 1
-        if is_han:
-            if len(run) == 1:
-                out.append((run, pos, weight))
-                pos += 1
-                continue
-            for i in range(len(run) - 1):
-                out.append((run[i : i + 2], min(pos + i, _MAX_POSITION + 383), weight))
-            out.append((run[-1], min(pos + len(run) - 2, _MAX_POSITION + 383), weight))
-            pos += len(run) - 1
-        else:
-            out.append((run, pos, weight))
-            parts = _ALNUM_PART_RE.findall(run)
-            if len(parts) > 1:
-                out.extend((part, pos, weight) for part in parts)
-            pos += 1
-    return out, pos
-
-
 def _quote(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _tsvector_literal(entries: list[tuple[str, int, str]]) -> str:
-    by_lexeme: dict[str, dict[int, str]] = {}
-    for lexeme, pos, weight in entries:
-        if len(lexeme.encode("utf-8")) > _MAX_LEXEME_BYTES:
-            continue  # PostgreSQL refuses lexemes over 2047 bytes (base64 blobs, glued URLs); nobody searches them
-        positions = by_lexeme.setdefault(lexeme, {})
-        if pos not in positions and len(positions) < _MAX_POSITIONS_PER_LEXEME:
-            positions[pos] = weight
-    return " ".join(
-        _quote(lexeme) + ":" + ",".join(f"{p}{w}" for p, w in sorted(positions.items()))
-        for lexeme, positions in by_lexeme.items()
-    )
+_CLAMP = 16_383  # PostgreSQL's largest position
+_WRAP_JOINED = _MAX_POSITION + 300  # a run joined to the one before wraps later: phrases rarely straddle the wrap
 
 
 @lru_cache(maxsize=2)
 def _position_labels(weight: str) -> tuple[str, ...]:
     """Every position label of a weight ("12A"), made once in a process that indexes
     (not at import: web workers never need them)."""
-    return tuple(f"{p}{weight}" for p in range(_MAX_POSITION + 400))
+    return tuple(f"{p}{weight}" for p in range(_CLAMP + 1))
 
 
 class _Lexemes:
-    """Lexeme → its position labels, for an article whose positions only grow (no
-    wrap at _MAX_POSITION): a repeated position can only be the last one taken,
-    and the labels come out sorted. What _tsvector_literal makes of the same
-    entries, without the tuples, sets and sorts."""
+    """Lexeme → its position labels, in *segments*: positions only grow inside a
+    segment, and a new one starts where they wrap back to 1 (a text longer than
+    _MAX_POSITION). Inside a segment a repeated position can only be the last one
+    taken and the labels come out sorted, so most articles (one segment) need no
+    sets and no sorting; the lexemes of a long text that several segments share are
+    merged at the end: first weight of a position kept, at most 256 positions
+    (those taken first), sorted."""
 
     def __init__(self) -> None:
-        self.by_lexeme: dict[str, list] = {}  # lexeme → [last position, label, label, …]
+        self.by_lexeme: dict[str, list] = {}  # this segment's lexeme → [last position, label, label, …]
+        self.done: list[dict[str, list]] = []  # the segments before it
 
     def add(self, lexeme: str, pos: int, labels: tuple[str, ...]) -> None:
         taken = self.by_lexeme.get(lexeme)
         if taken is None:
             if len(lexeme) * 4 > _MAX_LEXEME_BYTES and len(lexeme.encode("utf-8")) > _MAX_LEXEME_BYTES:
-                return
+                return  # PostgreSQL refuses lexemes over 2047 bytes (base64 blobs, glued URLs); nobody searches them
             self.by_lexeme[lexeme] = [pos, labels[pos]]
         elif taken[0] != pos and len(taken) <= _MAX_POSITIONS_PER_LEXEME:
             taken[0] = pos
             taken.append(labels[pos])
 
+    def wrap(self) -> int:
+        """Start a new segment; returns its first position."""
+        self.done.append(self.by_lexeme)
+        self.by_lexeme = {}
+        return 1
+
     def grams(self, text: str, pos: int, weight: str) -> int:
-        """_gram_entries of ``text`` from ``pos``; returns the next free position."""
+        """Index grams of ``text`` from position ``pos``; returns the next free position.
+
+        Every run of Han characters becomes its bigrams at consecutive positions plus
+        its last character; a Latin/digit run, one lexeme (and its letter and digit
+        parts) at one position. A gap (anything but whitespace between two runs) costs
+        a position, so phrases never match across punctuation."""
         labels = _position_labels(weight)
-        add, by_lexeme = self.add, self.by_lexeme
+        add = self.add
         for run, is_han, joined in _runs(text):
+            size = len(run)
             if not joined:
                 pos += 1
+                if pos + size > _MAX_POSITION:
+                    pos = self.wrap()
+            elif pos + size > _WRAP_JOINED:
+                pos = self.wrap()
             if is_han:
-                size = len(run)
                 if size == 1:
                     add(run, pos, labels)
                     pos += 1
                     continue
+                if pos + size - 2 > _CLAMP:  # one run longer than the positions go: its end shares the last
+                    for i in range(size - 1):
+                        add(run[i : i + 2], min(pos + i, _CLAMP), labels)
+                    add(run[-1], min(pos + size - 2, _CLAMP), labels)
+                    pos += size - 1
+                    continue
+                by_lexeme = self.by_lexeme
                 for i in range(size - 1):  # add(), inlined: most of an article's lexemes are these
                     gram, at = run[i : i + 2], pos + i
                     taken = by_lexeme.get(gram)
@@ -196,44 +183,45 @@ class _Lexemes:
         return pos
 
     def literal(self) -> str:
-        return " ".join(
-            (f"'{lexeme}':" if "'" not in lexeme and "\\" not in lexeme else _quote(lexeme) + ":") + ",".join(taken[1:])
-            for lexeme, taken in self.by_lexeme.items()
-        )
+        if not self.done:
+            segment = self.by_lexeme
+            return " ".join(_lexeme_literal(lexeme, taken[1:]) for lexeme, taken in segment.items())
+        merged: dict[str, list[str]] = {}
+        for segment in [*self.done, self.by_lexeme]:
+            for lexeme, taken in segment.items():
+                merged.setdefault(lexeme, []).extend(taken[1:])
+        return " ".join(_lexeme_literal(lexeme, _merge_labels(found)) for lexeme, found in merged.items())
+
+
+def _lexeme_literal(lexeme: str, labels: list[str]) -> str:
+    return (f"'{lexeme}':" if "'" not in lexeme and "\\" not in lexeme else _quote(lexeme) + ":") + ",".join(labels)
+
+
+def _merge_labels(labels: list[str]) -> list[str]:
+    """Labels of one lexeme from several segments: the first label of each position,
+    at most 256 positions (in the order they were taken), sorted by position."""
+    by_position: dict[int, str] = {}
+    for label in labels:
+        position = int(label[:-1])
+        if position not in by_position and len(by_position) < _MAX_POSITIONS_PER_LEXEME:
+            by_position[position] = label
+    return [by_position[p] for p in sorted(by_position)]
 
 
 def build_vector(*, title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> str:
-    """The tsvector literal for an article (see the module docstring)."""
-    body_text = body_text[:MAX_INDEX_CHARS]
-    # A run of n characters moves the position by at most n, a gap (one or more characters) by one, a token by one.
-    if len(title) + len(body_text) + len(title_tokens) + len(body_tokens) + 16 < _MAX_POSITION:
-        lexemes = _Lexemes()
-        pos = lexemes.grams(title, 1, "A")
-        pos = lexemes.grams(body_text, pos + 2, "B") + 2
-        for weight, tokens in (("A", title_tokens), ("B", body_tokens)):
-            labels = _position_labels(weight)
-            for token in tokens:
-                if token:
-                    lexemes.add(token, pos, labels)
-                    pos += 1
-        return lexemes.literal()
-    return _vector_by_entries(title=title, body_text=body_text, title_tokens=title_tokens, body_tokens=body_tokens)
-
-
-def _vector_by_entries(*, title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> str:
-    """The general builder (positions may wrap at _MAX_POSITION): every gram an
-    entry, positions gathered per lexeme, deduplicated and sorted."""
-    body_text = body_text[:MAX_INDEX_CHARS]
-    entries, pos = _gram_entries(title, 1, "A")
-    body_entries, pos = _gram_entries(body_text, pos + 2, "B")
-    entries += body_entries
-    pos += 2
+    """The tsvector literal for an article (see the module docstring): the title's grams
+    from position 1, the body's after a gap, then the tokenizer's words, title and body;
+    the words' positions stop at PostgreSQL's last one."""
+    lexemes = _Lexemes()
+    pos = lexemes.grams(title, 1, "A")
+    pos = lexemes.grams(body_text[:MAX_INDEX_CHARS], pos + 2, "B") + 2
     for weight, tokens in (("A", title_tokens), ("B", body_tokens)):
+        labels = _position_labels(weight)
         for token in tokens:
             if token:
-                entries.append((token, min(pos, 16383), weight))
+                lexemes.add(token, min(pos, _CLAMP), labels)
                 pos += 1
-    return _tsvector_literal(entries)
+    return lexemes.literal()
 
 
 def search_vector(title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> str | None:

@@ -110,19 +110,72 @@ def test_prefix_matching_finds_what_the_plain_lookup_finds():
     assert fast.prefixes is fast.prefixes  # built once per vocabulary
 
 
+def _reference_vector(*, title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> str:
+    """The straightforward builder the stored vectors were first written with: every
+    gram an entry, positions wrapping to 1 before PostgreSQL's limit, gathered per
+    lexeme (first weight of a position, at most 256 positions), sorted."""
+    from articles.search import _ALNUM_PART_RE, _MAX_LEXEME_BYTES, _MAX_POSITION, MAX_INDEX_CHARS, _quote, _runs
+
+    def grams(text, pos, weight):
+        out = []
+        for run, is_han, joined in _runs(text):
+            if not joined:
+                pos += 1
+                if pos + len(run) > _MAX_POSITION:
+                    pos = 1
+            elif pos + len(run) > _MAX_POSITION + 300:
+                pos = 1
+            if is_han:
+                if len(run) == 1:
+                    out.append((run, pos, weight))
+                    pos += 1
+                    continue
+                for i in range(len(run) - 1):
+                    out.append((run[i : i + 2], min(pos + i, 16383), weight))
+                out.append((run[-1], min(pos + len(run) - 2, 16383), weight))
+                pos += len(run) - 1
+            else:
+                out.append((run, pos, weight))
+                parts = _ALNUM_PART_RE.findall(run)
+                if len(parts) > 1:
+                    out.extend((part, pos, weight) for part in parts)
+                pos += 1
+        return out, pos
+
+    entries, pos = grams(title, 1, "A")
+    body, pos = grams(body_text[:MAX_INDEX_CHARS], pos + 2, "B")
+    entries += body
+    pos += 2
+    for weight, tokens in (("A", title_tokens), ("B", body_tokens)):
+        for token in tokens:
+            if token:
+                entries.append((token, min(pos, 16383), weight))
+                pos += 1
+    by_lexeme: dict[str, dict[int, str]] = {}
+    for lexeme, pos, weight in entries:
+        if len(lexeme.encode("utf-8")) > _MAX_LEXEME_BYTES:
+            continue
+        positions = by_lexeme.setdefault(lexeme, {})
+        if pos not in positions and len(positions) < 256:
+            positions[pos] = weight
+    return " ".join(_quote(lexeme) + ":" + ",".join(f"{p}{w}" for p, w in sorted(positions.items()))
+                    for lexeme, positions in by_lexeme.items())
+
+
 @pytest.mark.parametrize("text", [
     *TEXTS,
     "O'Reilly 发布 C:\\temp 工具，“引号”与‘单引号’。" + "x" * 300 + " 测 " + "b" * 60 + "-" + "c" * 160,
-    "英伟达芯片。" * 4000,  # long enough to wrap the positions: the general path
+    "英伟达芯片。" * 4000,  # long enough to wrap the positions: several segments share every lexeme
+    "推理" * 9000 + "。尾巴 rtx5090 a1a",  # one Han run past PostgreSQL's last position: its end is clamped
+    "芯片 " * 7000 + "，" + "模型推理，" * 5000,  # joined runs wrap later than runs after a gap
+    "\n".join(f"第{i}段：英伟达 H{i % 300} 与 AMD MI{i % 7}，推理芯片。" for i in range(2500)),  # > 256 positions, weights A and B
 ])
 def test_search_vectors_match_the_straightforward_builder(text):
-    from articles.search import _vector_by_entries, build_vector
+    from articles.search import build_vector
 
-    fields = {"title": "英伟达 Blackwell 推理芯片：It's here", "body_text": text,
-              "title_tokens": search_tokens("英伟达 Blackwell 推理芯片：It's here"), "body_tokens": search_tokens(text)}
-    # The general builder (every gram a tuple, positions in sets, sorted) is the reference;
-    # the long text takes it in build_vector too.
-    assert build_vector(**fields) == _vector_by_entries(**fields)
+    title = "英伟达 Blackwell 推理芯片：It's here " + text[:40]
+    fields = {"title": title, "body_text": text, "title_tokens": search_tokens(title), "body_tokens": search_tokens(text)}
+    assert build_vector(**fields) == _reference_vector(**fields)
 
 
 def test_one_opencc_call_for_many_texts_converts_each_as_its_own_call_would():
