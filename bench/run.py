@@ -373,22 +373,44 @@ def feed_files() -> list[Path]:
     return [CORPUS / m["file"] for m in manifest if m.get("fp_entries") and not m["file"].startswith("rssant/failed")]
 
 
-def bench_ingest(args) -> dict:
-    import feedparser
-    from django.db import connection
+INGEST_PASSES = 3
 
-    from feeds.services import source_fetch
+
+def bench_ingest(args) -> dict:
+    """The corpus through the whole pipeline (``source_fetch`` with the bytes: parse, clean,
+    dedup, tag, store) against bare ``feedparser.parse`` of the same bytes. Both sides are
+    timed over the corpus ``INGEST_PASSES`` times and compared best to best; each pipeline
+    pass stores into sources of its own (all new entries, as a first fetch). The first pass
+    is reported too: on a fresh database it also creates the corpus's new tags and teaches
+    the tokenizer their names (a one-time cost per name on a site)."""
+    import feedparser
 
     files = [(f, f.read_bytes()) for f in feed_files()]
     entries = sum(len(feedparser.parse(b).entries) for _, b in files)
     bare = []
-    for _ in range(3):
+    for _ in range(INGEST_PASSES):
         t = time.perf_counter()
         for _, data in files:
             feedparser.parse(data)
         bare.append(time.perf_counter() - t)
+    passes = [_ingest_pass(files, n) for n in range(INGEST_PASSES)]
     bare_s = min(bare)
-    run = f"{int(time.time())}-{os.getpid()}"
+    best = min(passes, key=lambda p: p["s"])
+    return {"files": len(files), "entries": entries, "passes": INGEST_PASSES,
+            "failed_files": max(p["failed"] for p in passes), "stored": best["stored"],
+            "bare_feedparser_s": round(bare_s, 3), "pipeline_s": round(best["s"], 3),
+            "pipeline_passes_s": [round(p["s"], 3) for p in passes],
+            "bare_entries_per_s": round(entries / bare_s, 1), "pipeline_entries_per_s": round(entries / best["s"], 1),
+            "first_pass_ratio": round(bare_s / passes[0]["s"], 3), "ratio": round(bare_s / best["s"], 3)}
+
+
+def _ingest_pass(files: list, n: int) -> dict:
+    """One timed pass of the corpus through ``source_fetch``, into new sources, forgotten after."""
+    from django.db import connection
+
+    from feeds.services import source_fetch
+
+    run = f"{int(time.time())}-{os.getpid()}-{n}"
     sources = [_bench_source("ingest-bench", run, i) for i in range(len(files))]
     try:
         t = time.perf_counter()
@@ -402,7 +424,7 @@ def bench_ingest(args) -> dict:
                 connection.close()
                 continue
             stored += outcome.new + outcome.spam
-        pipeline_s = time.perf_counter() - t
+        seconds = time.perf_counter() - t
     finally:
         from bench.cleanup import forget_sources
 
@@ -410,9 +432,7 @@ def bench_ingest(args) -> dict:
         connection.close()
         # Ingest queued related-post refreshes for articles that are gone now: nobody needs them.
         __import__("redis").Redis.from_url(REDIS_URL).delete("process")
-    return {"files": len(files), "failed_files": failed, "entries": entries, "stored": stored, "bare_feedparser_s": round(bare_s, 3),
-            "pipeline_s": round(pipeline_s, 3), "bare_entries_per_s": round(entries / bare_s, 1),
-            "pipeline_entries_per_s": round(entries / pipeline_s, 1), "ratio": round(bare_s / pipeline_s, 3)}
+    return {"s": seconds, "stored": stored, "failed": failed}
 
 
 FEED = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>源 {n}</title>
@@ -666,6 +686,9 @@ def main() -> int:
         r = results["ingest"]
         rows.append(("ingestion", f"{r['pipeline_entries_per_s']} vs feedparser {r['bare_entries_per_s']} entries/s",
                      r["ratio"], "≥ 0.5", verdict(r["ratio"] >= 0.5)))
+        if "first_pass_ratio" in r:
+            rows.append(("ingestion, first pass", f"{r['pipeline_passes_s'][0]} s of {r['pipeline_passes_s']}",
+                         r["first_pass_ratio"], "—", "info"))
     if "refresh" in results and "seconds" in results["refresh"]:
         r = results["refresh"]
         s = r["seconds"]
