@@ -330,10 +330,10 @@ class _Batch:
             # Prepared once per connection, array parameters: the ORM would build and plan a new IN list each time.
             rows = [from_row(Article, _existing_fields(), row) for row in statement_rows(f"""
                 SELECT {", ".join(_existing_fields())} FROM {Article._meta.db_table}
-                WHERE (source_id = %s AND guid_hash = ANY(%s::text[])) OR url_hash = ANY(%s::text[]) ORDER BY id""",
+                WHERE (source_id = %s AND guid_hash = ANY(%s::text[])) OR (url_hash = ANY(%s::text[]) AND url_hash <> '') ORDER BY id""",
                 [self.source.pk, guids, urls])]
         else:
-            rows = (Article.objects.filter(Q(source=self.source, guid_hash__in=guids) | Q(url_hash__in=urls))
+            rows = (Article.objects.filter(Q(source=self.source, guid_hash__in=guids) | (Q(url_hash__in=urls) & ~Q(url_hash="")))
                     .only(*_existing_fields()).order_by("id"))
         for row in rows:
             self.remember(row)
@@ -429,8 +429,8 @@ def _store(source, p: Prepared, result: IngestResult, batch: _Batch,
             with transaction.atomic():
                 article.save()
         except IntegrityError:
-            # Another worker stored the same (source, guid) a moment ago: that's an update, not a new row.
-            result.unchanged += 1
+            # Another worker stored this entry, or another source's copy of its page, a moment ago.
+            _count_not_stored(source, p, result)
             return None
         search.store_vector(article, p.search_vector)
         _count_new(article, story, result)
@@ -485,8 +485,9 @@ def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: 
     while it costs one round trip instead of eight (BEGIN, SAVEPOINT, INSERT,
     RELEASE, SearchDoc, tags, counters, COMMIT). The tag rows are locked in id
     order (FOR NO KEY UPDATE) as ``_count_tagged`` does, so workers never deadlock.
-    Same (source, guid) stored by another worker a moment ago: ON CONFLICT DO
-    NOTHING, no row, counted unchanged — as the IntegrityError path counts it."""
+    The same (source, guid), or the same canonical URL, stored by another worker a
+    moment ago: ON CONFLICT DO NOTHING, no row, counted by ``_count_not_stored`` —
+    as the IntegrityError path counts it."""
     story = batch.story(p)
     article = _new_article(source, p, story)
     # What the compiler does per value (pre_save, get_db_prep_save); the SQL text is the same for every row.
@@ -527,12 +528,23 @@ def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: 
             cursor.execute(sql, params)
             row = cursor.fetchone()
     if row is None:
-        result.unchanged += 1
+        _count_not_stored(source, p, result)
         return None
     article.pk = row[0]
     article._state.adding = False
     _count_new(article, story, result)
     return article
+
+
+def _count_not_stored(source, p: Prepared, result: IngestResult) -> None:
+    """An INSERT that stored nothing: a worker fetching at the same time stored the row
+    first. Another source's article with the entry's URL makes it a duplicate, as the
+    lookup before the INSERT would have found; the same source's row (the same fetch
+    running twice), an unchanged entry."""
+    if p.url_hash and Article.objects.filter(url_hash=p.url_hash).exclude(url_hash="").exclude(source=source).exists():
+        result.duplicate += 1
+    else:
+        result.unchanged += 1
 
 
 def _update(existing: Article, source, p: Prepared, result: IngestResult, tags: list[Tag]) -> Article | None:

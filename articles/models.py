@@ -94,7 +94,7 @@ class Article(models.Model):
     guid_hash = models.CharField(max_length=40)
     url = models.URLField("链接", max_length=2000, blank=True)
     canonical_url = models.URLField(max_length=2000, blank=True)
-    url_hash = models.CharField(max_length=40, blank=True)  # indexed in Meta: equality only, no LIKE twin
+    url_hash = models.CharField(max_length=40, blank=True)  # unique when set (Meta): equality only, no LIKE twin
     title = models.CharField("标题", max_length=500)
     summary = models.TextField("摘要", blank=True)
     body = models.TextField("正文", blank=True)  # sanitized HTML
@@ -138,6 +138,10 @@ class Article(models.Model):
         ordering = ["-published_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["source", "guid_hash"], name="article_source_guid_unique"),
+            # One article per canonical URL, whatever the source: feeds fetched at once (the fetch
+            # worker's threads) cannot both store a page they each looked up and did not find.
+            # Lookups say ``url_hash <> ''`` too, so the planner can use this partial index.
+            models.UniqueConstraint(fields=["url_hash"], condition=~models.Q(url_hash=""), name="article_url_hash_unique"),
         ]
         indexes = [
             models.Index(fields=["status", "-published_at", "-id"], name="article_status_pub"),
@@ -149,7 +153,6 @@ class Article(models.Model):
                          name="article_source_listed"),
             # The few articles readers may not see: search drops them from its window cheaply.
             models.Index(fields=["id"], name="article_unpublished", condition=~models.Q(status="published")),
-            models.Index(fields=["url_hash"], name="article_url_hash"),
         ]
 
     def __str__(self) -> str:

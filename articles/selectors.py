@@ -21,7 +21,7 @@ def known_links(source_id: int, links: list[str]) -> set[str]:
         return set()
     by_hash = {url_hash(link): link for link in links}
     found = set(
-        Article.objects.filter(url_hash__in=list(by_hash)).values_list("url_hash", flat=True)
+        Article.objects.filter(url_hash__in=list(by_hash)).exclude(url_hash="").values_list("url_hash", flat=True)
     ) | set(Article.objects.filter(source_id=source_id, url__in=links).values_list("url", flat=True))
     return {by_hash.get(h, h) for h in found}
 
@@ -425,7 +425,7 @@ def popular_tags(limit: int = 30) -> QuerySet:
 def article_id_for_url(url: str) -> int | None:
     if not url:
         return None
-    return Article.objects.filter(url_hash=url_hash(url)).order_by("id").values_list("id", flat=True).first()
+    return Article.objects.filter(url_hash=url_hash(url)).exclude(url_hash="").values_list("id", flat=True).first()
 
 
 def published_story_count() -> int:

@@ -149,3 +149,50 @@ def test_worker_killed_mid_ingest_three_times_loses_and_duplicates_nothing(feed_
     assert_each_entry_once(source, n)
     assert source.leased_until is None
     assert output.count("feeds.tasks.fetch_source") >= 4
+
+
+def shared_links_feed(source_no: int, n: int) -> str:
+    """A feed whose entries are other sites' reposts of the same articles: guids of its own,
+    links (after tracking parameters go) to the same pages as every other such feed."""
+    now = datetime.now(timezone.utc)
+    items = "".join(
+        f"<item><title>转载 {source_no}：第 {i} 条国产芯片新闻</title>"
+        f"<link>http://news.example.com/a/{i}.html?utm_source=feed{source_no}</link><guid>urn:mirror{source_no}:{i}</guid>"
+        f"<pubDate>{format_datetime(now - timedelta(minutes=i), usegmt=True)}</pubDate>"
+        f"<description><![CDATA[<p>镜像站 {source_no} 转载的第 {i} 篇报道，处理器与显卡的新闻，编号 {i}。</p>]]></description>"
+        f"</item>"
+        for i in range(n)
+    )
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>镜像源 {source_no}</title>'
+            f"<language>zh-cn</language>{items}</channel></rss>")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sources_fetched_at_once_store_a_shared_url_once(feed_server) -> None:
+    """The fetch worker runs many fetches at once: feeds that carry the same article URL
+    (reposts, mirrors) must still store it once, the others counted as duplicates — as
+    when they are fetched one after another."""
+    n, copies = 30, 4
+    sources = [source_create(url=feed_server.add(f"/mirror-{k}.xml", shared_links_feed(k, n))) for k in range(copies)]
+    Source.objects.update(fetch_full_text=False)
+    results: list[dict | None] = []
+    start = threading.Barrier(copies)
+
+    def run(source_id: int) -> None:
+        try:
+            start.wait(10)
+            results.append(fetch_source.run(source_id))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(s.pk,)) for s in sources]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(results) == copies and all(r and r["status"] == "ok" for r in results), results
+    rows = Article.objects.exclude(url_hash="")
+    assert not rows.values("url_hash").annotate(c=Count("id")).filter(c__gt=1).exists()
+    assert rows.count() == n
+    assert sum(r["new"] for r in results) == n
+    assert sum(r["duplicate"] for r in results) == n * (copies - 1)

@@ -76,12 +76,31 @@ def test_no_index_only_repeats_the_start_of_another():
 
 
 def test_url_lookups_use_the_url_hash_index():
-    """Ingest looks up stored articles by canonical URL hash (``url_hash = ANY(text[])``)."""
+    """Stored articles are looked up by canonical URL hash: ingest's lookup (prepared, so
+    planned for any array), the links a source already has, an article by URL. The index
+    is partial (no URL: no hash, no entry), so each says ``url_hash <> ''`` too."""
+    hashes = ["a" * 40, "b" * 40]
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN SELECT id FROM articles_article WHERE url_hash = ANY(%s::text[])", [["a" * 40, "b" * 40]])
-        found = "\n".join(r[0] for r in cursor.fetchall())
-    assert "article_url_hash" in found
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("PREPARE by_url(text[]) AS SELECT id FROM articles_article "
+                       "WHERE (url_hash = ANY($1) AND url_hash <> '') ORDER BY id")
+        cursor.execute("EXPLAIN EXECUTE by_url(%s)", [hashes])
+        generic = "\n".join(r[0] for r in cursor.fetchall())
+        cursor.execute("DEALLOCATE by_url")
+    assert "article_url_hash_unique" in generic
+    assert "article_url_hash_unique" in plan(Article.objects.filter(url_hash__in=hashes).exclude(url_hash=""))
+    assert "article_url_hash_unique" in plan(Article.objects.filter(url_hash=hashes[0]).exclude(url_hash=""))
+
+
+def test_one_article_per_url_and_any_number_without_one():
+    source = Source.objects.create(name="s", slug="s", url="https://example.com/s.xml")
+    common = {"source": source, "title": "t", "published_at": "2026-01-01T00:00:00Z"}
+    Article.objects.create(guid="a", guid_hash="a", url_hash="", **common)
+    Article.objects.create(guid="b", guid_hash="b", url_hash="", **common)
+    Article.objects.create(guid="c", guid_hash="c", url_hash="c" * 40, **common)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        Article.objects.create(guid="d", guid_hash="d", url_hash="c" * 40, **common)
 
 
 def _server_has_lz4() -> bool:
