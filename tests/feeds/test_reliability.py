@@ -24,19 +24,21 @@ from tests.conftest import app_env
 REPO = Path(__file__).resolve().parents[2]
 
 
-def big_feed(n: int) -> str:
+def _feed(title: str, n: int, item) -> str:
+    """An RSS feed of ``n`` items, the newest first: ``item(i, pubDate)`` writes each."""
     now = datetime.now(timezone.utc)
-    items = "".join(
+    items = "".join(item(i, format_datetime(now - timedelta(minutes=i), usegmt=True)) for i in range(n))
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
+            f"<language>zh-cn</language>{items}</channel></rss>")
+
+
+def big_feed(n: int) -> str:
+    return _feed("可靠性测试源", n, lambda i, when: (
         f"<item><title>第 {i} 条：国产芯片厂商发布新品，性能提升 {i % 50} 倍</title>"
-        f"<link>http://news.example.com/a/{i}.html</link><guid>urn:reliability:{i}</guid>"
-        f"<pubDate>{format_datetime(now - timedelta(minutes=i), usegmt=True)}</pubDate>"
+        f"<link>http://news.example.com/a/{i}.html</link><guid>urn:reliability:{i}</guid><pubDate>{when}</pubDate>"
         f"<description><![CDATA[<p>第 {i} 篇报道。处理器、显卡、大模型与开源社区的新闻，编号 {i}。</p>"
         f"<p>这是为可靠性测试准备的正文段落，包含足够的中文文本以便分词、去重与打标签，序号 {i * 7}。</p>]]>"
-        f"</description></item>"
-        for i in range(n)
-    )
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>可靠性测试源</title>'
-            f"<language>zh-cn</language>{items}</channel></rss>")
+        f"</description></item>"))
 
 
 def assert_each_entry_once(source: Source, n: int) -> None:
@@ -154,17 +156,12 @@ def test_worker_killed_mid_ingest_three_times_loses_and_duplicates_nothing(feed_
 def shared_links_feed(source_no: int, n: int) -> str:
     """A feed whose entries are other sites' reposts of the same articles: guids of its own,
     links (after tracking parameters go) to the same pages as every other such feed."""
-    now = datetime.now(timezone.utc)
-    items = "".join(
+    return _feed(f"镜像源 {source_no}", n, lambda i, when: (
         f"<item><title>转载 {source_no}：第 {i} 条国产芯片新闻</title>"
         f"<link>http://news.example.com/a/{i}.html?utm_source=feed{source_no}</link><guid>urn:mirror{source_no}:{i}</guid>"
-        f"<pubDate>{format_datetime(now - timedelta(minutes=i), usegmt=True)}</pubDate>"
+        f"<pubDate>{when}</pubDate>"
         f"<description><![CDATA[<p>镜像站 {source_no} 转载的第 {i} 篇报道，处理器与显卡的新闻，编号 {i}。</p>]]></description>"
-        f"</item>"
-        for i in range(n)
-    )
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>镜像源 {source_no}</title>'
-            f"<language>zh-cn</language>{items}</channel></rss>")
+        f"</item>"))
 
 
 @pytest.mark.django_db(transaction=True)
