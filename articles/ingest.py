@@ -20,7 +20,7 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
@@ -671,6 +671,40 @@ def story_promote(article: Article) -> Article | None:
         Article.objects.filter(pk=article.pk).update(story_id=heir.pk)
     heir.story_id = None
     return heir
+
+
+def stories_reconcile(article_ids: Iterable[int]) -> set[int]:
+    """Fold into its story each of these articles that a fetch running at the same time
+    kept from finding it. Ingest looks a new entry's near-duplicates up among what was
+    stored before its part of the feed began, so two feeds fetched at once (the fetch
+    worker's threads) can each store a copy of the same story as its root. Once both are
+    committed (the related refresh, on the process queue), the newer root joins the older
+    one's story by the rule ingest applies: the first of the 50 oldest published articles
+    of other sources sharing a SimHash band, fetched within NEAR_DUPLICATE_WINDOW, within
+    NEAR_DUPLICATE_DISTANCE bits. Returns the ids of the articles whose pages changed
+    (every article of each story that grew); empty when nothing was folded."""
+    changed: set[int] = set()
+    since = timezone.now() - NEAR_DUPLICATE_WINDOW
+    roots = (Article.objects.filter(pk__in=sorted(set(article_ids)), story__isnull=True, simhash__isnull=False,
+                                    status=Article.Status.PUBLISHED).only("id", "simhash", "source_id").order_by("id"))
+    for article in roots:  # oldest first: a chain (C ← A ← B) settles in one call
+        match = Q()
+        for i in range(4):
+            match |= Q(**{f"sim_band{i}": _band(article.simhash, i)})
+        candidates = (Article.objects.filter(match, pk__lt=article.pk, fetched_at__gte=since, status=Article.Status.PUBLISHED)
+                      .exclude(source_id=article.source_id).only(*_CANDIDATE_FIELDS).order_by("id")[:50])
+        found = next((c for c in candidates if c.simhash is not None
+                      and hamming(c.simhash, article.simhash) <= NEAR_DUPLICATE_DISTANCE), None)
+        root = (found.story_id or found.pk) if found is not None else None
+        if root is None or root == article.pk:
+            continue
+        with transaction.atomic():
+            Article.objects.filter(story_id=article.pk).update(story_id=root)  # its own reposts come along
+            folded = Article.objects.filter(pk=article.pk, story__isnull=True).update(story_id=root)
+        if folded:
+            log.info("story reconcile: article=%s joins story=%s", article.pk, root)
+            changed |= {root, *Article.objects.filter(story_id=root).values_list("id", flat=True)}
+    return changed
 
 
 _RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure

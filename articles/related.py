@@ -232,11 +232,25 @@ def _refresh(article_id: int) -> set[int]:
 
 def refresh_many(article_ids: Iterable[int]) -> None:
     """refresh_for each article once, in the order they were stored (as the
-    per-article refreshes after each commit used to run)."""
-    changed: set[int] = set()
-    for article_id in sorted(set(article_ids)):
+    per-article refreshes after each commit used to run) — after folding into their
+    stories the copies a concurrent fetch kept from finding theirs (``stories_reconcile``)."""
+    from articles.ingest import stories_reconcile
+
+    ids = sorted(set(article_ids))
+    folded = _reconciled(stories_reconcile, ids)
+    changed: set[int] = set(folded)
+    for article_id in ids:
         changed |= _refresh_retrying(article_id)
-    bump_articles(changed)  # one round trip for the pages of every list that changed
+    bump_articles(changed, lists=bool(folded))  # one round trip for the pages of every list that changed
+
+
+def _reconciled(reconcile, ids: list[int]) -> set[int]:
+    """Best effort, like the refresh itself: a failure leaves the stories as ingest stored them."""
+    try:
+        return reconcile(ids)
+    except Exception:
+        log.exception("story reconcile failed for %s articles", len(ids))
+        return set()
 
 
 # Ids collected by refreshed_in_process() (None: not collecting). Process-wide on

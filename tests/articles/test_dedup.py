@@ -162,3 +162,26 @@ def test_story_survives_its_first_copy_being_hidden(feed_server, client, django_
     assert home.count('<li class="card">') == 1 and second.title in home  # the story is still on the site, once
     also = re.search(r'<section class="also"[^>]*>(.*?)</section>', page(client, f"/articles/{second.pk}/"), re.S).group(1)
     assert third.title in also and root.title not in also
+
+
+def test_copies_that_missed_each_other_join_their_story_once_both_are_stored(feed_server, client, monkeypatch):
+    """Feeds fetched at the same moment each look up near-duplicates before the others'
+    rows are committed, and each store their copy as a story of its own. The related
+    refresh that follows every fetch folds the newer copies into the oldest one's story."""
+    from articles import ingest as ingest_module
+    from tests.articles.fixtures.reposts import REPOST_ITHOME, REPOST_PORTAL, REPOST_WECHAT
+
+    # What a fetch running alongside the others sees: none of their copies yet.
+    monkeypatch.setattr(ingest_module._Batch, "_load_story_candidates", lambda self, prepared: [])
+    copies = [("IT之家", REPOST_ITHOME), ("芯视界", REPOST_WECHAT), ("电子发烧友", REPOST_PORTAL)]
+    for i, (name, text) in enumerate(copies):
+        source = make_source(serve_feed(feed_server, f"/at-once-{i}.xml", [
+            item(f"英伟达新推理平台（{name}）", _paragraphs(text), link=f"https://s{i}.example.cn/a")]), name=name)
+        outcome = fetch(source)  # manage.py fetch: the related refresh runs before it returns
+        assert outcome["new"] == 1 and outcome["duplicate"] == 0  # ingest itself found no story
+    root, second, third = Article.objects.order_by("id")
+    assert root.story_id is None and (second.story_id, third.story_id) == (root.pk, root.pk)
+    home = page(client, "/")
+    assert home.count('<li class="card">') == 1 and root.title in home
+    also = re.search(r'<section class="also"[^>]*>(.*?)</section>', page(client, f"/articles/{root.pk}/"), re.S).group(1)
+    assert second.title in also and third.title in also

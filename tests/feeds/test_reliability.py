@@ -164,16 +164,11 @@ def shared_links_feed(source_no: int, n: int) -> str:
         f"</item>"))
 
 
-@pytest.mark.django_db(transaction=True)
-def test_sources_fetched_at_once_store_a_shared_url_once(feed_server) -> None:
-    """The fetch worker runs many fetches at once: feeds that carry the same article URL
-    (reposts, mirrors) must still store it once, the others counted as duplicates — as
-    when they are fetched one after another."""
-    n, copies = 30, 4
-    sources = [source_create(url=feed_server.add(f"/mirror-{k}.xml", shared_links_feed(k, n))) for k in range(copies)]
-    Source.objects.update(fetch_full_text=False)
+def _fetch_at_once(source_ids: list[int]) -> list[dict]:
+    """The fetch task of each source, in threads released together (the fetch worker runs
+    many at once); every outcome must be ok."""
     results: list[dict | None] = []
-    start = threading.Barrier(copies)
+    start = threading.Barrier(len(source_ids))
 
     def run(source_id: int) -> None:
         try:
@@ -182,14 +177,51 @@ def test_sources_fetched_at_once_store_a_shared_url_once(feed_server) -> None:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run, args=(s.pk,)) for s in sources]
+    threads = [threading.Thread(target=run, args=(sid,)) for sid in source_ids]
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
-    assert len(results) == copies and all(r and r["status"] == "ok" for r in results), results
+    assert len(results) == len(source_ids) and all(r and r["status"] == "ok" for r in results), results
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sources_fetched_at_once_store_a_shared_url_once(feed_server) -> None:
+    """The fetch worker runs many fetches at once: feeds that carry the same article URL
+    (reposts, mirrors) must still store it once, the others counted as duplicates — as
+    when they are fetched one after another."""
+    n, copies = 30, 4
+    sources = [source_create(url=feed_server.add(f"/mirror-{k}.xml", shared_links_feed(k, n))) for k in range(copies)]
+    Source.objects.update(fetch_full_text=False)
+    results = _fetch_at_once([s.pk for s in sources])
     rows = Article.objects.exclude(url_hash="")
     assert not rows.values("url_hash").annotate(c=Count("id")).filter(c__gt=1).exists()
     assert rows.count() == n
     assert sum(r["new"] for r in results) == n
     assert sum(r["duplicate"] for r in results) == n * (copies - 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reposts_fetched_at_once_end_as_one_story(feed_server) -> None:
+    """Copies of one announcement from sources fetched at the same moment may each miss
+    the others at ingest; once the process queue's related refresh has run for what the
+    fetches stored, they are one story (one root, the oldest), as if fetched in turn."""
+    from articles.tasks import refresh_related_many
+    from tests.articles.fixtures.reposts import REPOST_ITHOME, REPOST_PORTAL, REPOST_WECHAT
+
+    def body(text: str) -> str:
+        return "".join(f"<p>{line}</p>" for line in text.splitlines() if line.strip())
+
+    copies = [REPOST_ITHOME, REPOST_WECHAT, REPOST_PORTAL, REPOST_ITHOME]
+    sources = [source_create(url=feed_server.add(f"/copy-{k}.xml", _feed(f"转载源 {k}", 1, lambda i, when, k=k, text=text: (
+        f"<item><title>英伟达新推理平台（转载 {k}）</title><link>https://copy{k}.example.cn/a</link>"
+        f"<guid>urn:copy{k}</guid><pubDate>{when}</pubDate><description><![CDATA[{body(text)}]]></description></item>"))))
+        for k, text in enumerate(copies)]
+    Source.objects.update(fetch_full_text=False)
+    _fetch_at_once([s.pk for s in sources])
+    refresh_related_many.run(sorted(Article.objects.values_list("id", flat=True)))  # what the process worker runs
+    rows = list(Article.objects.order_by("id").values_list("id", "story_id"))
+    assert len(rows) == len(copies)
+    root = rows[0][0]
+    assert rows[0][1] is None and all(story == root for _, story in rows[1:]), rows
