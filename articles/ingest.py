@@ -365,33 +365,21 @@ class _Batch:
             return []
         bands = [sorted({_band(h, i) for h in hashes}) for i in range(4)]
         since = timezone.now() - NEAR_DUPLICATE_WINDOW
-        # Only a published article can carry a story: a pending/hidden root would
-        # fold its reposts out of every list while showing nothing itself.
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql":  # _story_candidates, prepared once per connection
             return [from_row(Article, _CANDIDATE_FIELDS, row) for row in statement_rows(f"""
                 SELECT {", ".join(_CANDIDATE_FIELDS)} FROM {Article._meta.db_table}
                 WHERE (sim_band0 = ANY(%s::int[]) OR sim_band1 = ANY(%s::int[]) OR sim_band2 = ANY(%s::int[])
                        OR sim_band3 = ANY(%s::int[]))
                   AND fetched_at >= %s AND source_id <> %s AND status = %s ORDER BY id""",
                 [*bands, since, self.source.pk, Article.Status.PUBLISHED])]
-        match = Q()
-        for i in range(4):
-            match |= Q(**{f"sim_band{i}__in": bands[i]})
-        return list(
-            Article.objects.filter(match, fetched_at__gte=since).exclude(source=self.source)
-            .filter(status=Article.Status.PUBLISHED).only(*_CANDIDATE_FIELDS).order_by("id")
-        )
+        return list(_story_candidates(bands, self.source.pk, since))
 
     def story(self, p: Prepared) -> Article | None:
         """The oldest near-duplicate among the first 50 band matches (by id), as one query per entry found it."""
         if p.simhash is None:
             return None
         bands = [_band(p.simhash, i) for i in range(4)]
-        sharing = [c for c in self.story_candidates if _shares_band(c, bands)][:50]
-        for candidate in sharing:
-            if candidate.simhash is not None and hamming(candidate.simhash, p.simhash) <= NEAR_DUPLICATE_DISTANCE:
-                return candidate
-        return None
+        return _first_near_duplicate([c for c in self.story_candidates if _shares_band(c, bands)][:50], p.simhash)
 
     def tags_for(self, p: Prepared) -> list[Tag]:
         """The entry's tags; a name no tag answers to yet is created here (each in its
@@ -406,6 +394,25 @@ class _Batch:
             if tag is not None:
                 tags.setdefault(tag.pk, tag)
         return list(tags.values())
+
+
+def _story_candidates(bands: list[list[int]], source_id: int, since):
+    """Articles a new one of ``source_id`` may join the story of (ORM; ingest's PostgreSQL
+    lookup is the same query, prepared): published articles of other sources fetched since
+    ``since``, sharing a value of one of the four bands, oldest first. Only a published
+    article can carry a story: a pending/hidden root would fold its reposts out of every
+    list while showing nothing itself."""
+    match = Q()
+    for i in range(4):
+        match |= Q(**{f"sim_band{i}__in": bands[i]})
+    return (Article.objects.filter(match, fetched_at__gte=since, status=Article.Status.PUBLISHED)
+            .exclude(source_id=source_id).only(*_CANDIDATE_FIELDS).order_by("id"))
+
+
+def _first_near_duplicate(candidates, simhash: int) -> Article | None:
+    """The first candidate within NEAR_DUPLICATE_DISTANCE bits of ``simhash``."""
+    return next((c for c in candidates if c.simhash is not None
+                 and hamming(c.simhash, simhash) <= NEAR_DUPLICATE_DISTANCE), None)
 
 
 _CONTENT_FIELDS = ("title", "summary", "body", "author", "original_title", "origin_account", "url", "canonical_url")
@@ -679,22 +686,17 @@ def stories_reconcile(article_ids: Iterable[int]) -> set[int]:
     stored before its part of the feed began, so two feeds fetched at once (the fetch
     worker's threads) can each store a copy of the same story as its root. Once both are
     committed (the related refresh, on the process queue), the newer root joins the older
-    one's story by the rule ingest applies: the first of the 50 oldest published articles
-    of other sources sharing a SimHash band, fetched within NEAR_DUPLICATE_WINDOW, within
-    NEAR_DUPLICATE_DISTANCE bits. Returns the ids of the articles whose pages changed
+    one's story by the rule ingest applies (``_story_candidates``, the first 50 older ones,
+    ``_first_near_duplicate``). Returns the ids of the articles whose pages changed
     (every article of each story that grew); empty when nothing was folded."""
     changed: set[int] = set()
     since = timezone.now() - NEAR_DUPLICATE_WINDOW
     roots = (Article.objects.filter(pk__in=sorted(set(article_ids)), story__isnull=True, simhash__isnull=False,
                                     status=Article.Status.PUBLISHED).only("id", "simhash", "source_id").order_by("id"))
     for article in roots:  # oldest first: a chain (C ← A ← B) settles in one call
-        match = Q()
-        for i in range(4):
-            match |= Q(**{f"sim_band{i}": _band(article.simhash, i)})
-        candidates = (Article.objects.filter(match, pk__lt=article.pk, fetched_at__gte=since, status=Article.Status.PUBLISHED)
-                      .exclude(source_id=article.source_id).only(*_CANDIDATE_FIELDS).order_by("id")[:50])
-        found = next((c for c in candidates if c.simhash is not None
-                      and hamming(c.simhash, article.simhash) <= NEAR_DUPLICATE_DISTANCE), None)
+        bands = [[_band(article.simhash, i)] for i in range(4)]
+        candidates = _story_candidates(bands, article.source_id, since).filter(pk__lt=article.pk)[:50]
+        found = _first_near_duplicate(candidates, article.simhash)
         root = (found.story_id or found.pk) if found is not None else None
         if root is None or root == article.pk:
             continue

@@ -237,20 +237,15 @@ def refresh_many(article_ids: Iterable[int]) -> None:
     from articles.ingest import stories_reconcile
 
     ids = sorted(set(article_ids))
-    folded = _reconciled(stories_reconcile, ids)
+    try:
+        folded = stories_reconcile(ids)
+    except Exception:  # best effort, like the refresh itself: the stories stay as ingest stored them
+        log.exception("story reconcile failed for %s articles", len(ids))
+        folded = set()
     changed: set[int] = set(folded)
     for article_id in ids:
         changed |= _refresh_retrying(article_id)
     bump_articles(changed, lists=bool(folded))  # one round trip for the pages of every list that changed
-
-
-def _reconciled(reconcile, ids: list[int]) -> set[int]:
-    """Best effort, like the refresh itself: a failure leaves the stories as ingest stored them."""
-    try:
-        return reconcile(ids)
-    except Exception:
-        log.exception("story reconcile failed for %s articles", len(ids))
-        return set()
 
 
 # Ids collected by refreshed_in_process() (None: not collecting). Process-wide on

@@ -185,3 +185,29 @@ def test_copies_that_missed_each_other_join_their_story_once_both_are_stored(fee
     assert home.count('<li class="card">') == 1 and root.title in home
     also = re.search(r'<section class="also"[^>]*>(.*?)</section>', page(client, f"/articles/{root.pk}/"), re.S).group(1)
     assert second.title in also and third.title in also
+
+
+def test_a_late_fold_keeps_ingests_rule_same_source_copies_and_hidden_roots_stay_out(feed_server, monkeypatch):
+    """The fold after the fact finds what ingest would have found, and only that: copies
+    from the same source stay stories of their own, and a hidden copy carries no story."""
+    from articles import ingest as ingest_module
+    from articles.ingest import stories_reconcile
+    from tests.articles.fixtures.reposts import REPOST_ITHOME, REPOST_PORTAL, REPOST_WECHAT
+
+    monkeypatch.setattr(ingest_module._Batch, "_load_story_candidates", lambda self, prepared: [])
+    both = make_source(serve_feed(feed_server, "/both.xml", [
+        item("英伟达新推理平台（一）", _paragraphs(REPOST_ITHOME), link="https://x.example.cn/1", minutes=10),
+        item("英伟达新推理平台（二）", _paragraphs(REPOST_WECHAT), link="https://x.example.cn/2"),
+    ]), name="合集")
+    fetch(both)
+    first, second = Article.objects.order_by("id")
+    assert first.story_id is None and second.story_id is None  # one source's two copies: ingest's rule too
+    assert stories_reconcile([first.pk, second.pk]) == set()
+
+    Article.objects.filter(pk=first.pk).update(status=Article.Status.HIDDEN)
+    other = make_source(serve_feed(feed_server, "/other.xml", [
+        item("英伟达新推理平台（转载）", _paragraphs(REPOST_PORTAL), link="https://y.example.cn/1")]), name="转载站")
+    fetch(other)
+    late = Article.objects.get(source=other)
+    assert late.story_id == second.pk  # the oldest *published* copy of another source
+    assert stories_reconcile([late.pk]) == set()  # folded once; nothing left to do
