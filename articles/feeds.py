@@ -11,12 +11,41 @@ from articles import selectors
 from articles.models import Article, Tag
 from articles.search import SearchParams, filtered_search
 from feeds.models import Source
+from newsroom.entry import xml_safe
 
 FEED_SIZE = 30
 
 
+def _xml_safe_value(value):
+    if isinstance(value, str):
+        return xml_safe(value)
+    if isinstance(value, (list, tuple)):
+        return [_xml_safe_value(v) for v in value]
+    return value
+
+
+class _XmlSafe:
+    """A feed writer that drops the characters XML 1.0 forbids from every text it is given.
+    Django's writer raises on them, and one would fail the whole feed: a search query
+    (``?q=%08``), or an article stored before ingest removed them."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*map(_xml_safe_value, args), **{k: _xml_safe_value(v) for k, v in kwargs.items()})
+
+    def add_item(self, *args, **kwargs) -> None:
+        super().add_item(*map(_xml_safe_value, args), **{k: _xml_safe_value(v) for k, v in kwargs.items()})
+
+
+class SafeRssFeed(_XmlSafe, Rss201rev2Feed):
+    pass
+
+
+class SafeAtomFeed(_XmlSafe, Atom1Feed):
+    pass
+
+
 class _ArticleFeed(Feed):
-    feed_type = Rss201rev2Feed
+    feed_type = SafeRssFeed
     description_template = None
 
     def item_title(self, item: Article) -> str:
@@ -59,7 +88,7 @@ class LatestFeed(_ArticleFeed):
 
 
 class LatestAtomFeed(LatestFeed):
-    feed_type = Atom1Feed
+    feed_type = SafeAtomFeed
     subtitle = LatestFeed.description
 
 
@@ -81,7 +110,7 @@ class TagFeed(_ArticleFeed):
 
 
 class TagAtomFeed(TagFeed):
-    feed_type = Atom1Feed
+    feed_type = SafeAtomFeed
 
     def subtitle(self, obj: Tag) -> str:
         return self.description(obj)

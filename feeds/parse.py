@@ -37,7 +37,7 @@ import feedparser
 import feedparser.mixin
 import feedparser.urls
 
-from newsroom.entry import EntryData
+from newsroom.entry import EntryData, xml_safe
 
 # feedparser joins the document's base URI with each element's xml:base on every
 # start tag, and each link with the base: the same few (base, rel) pairs thousands
@@ -70,6 +70,10 @@ class ParsedFeed:
     version: str
     entries: list[EntryData] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # The title names a new source (and its RSS feed): no character XML forbids, as in entries.
+        self.title, self.link = xml_safe(self.title), xml_safe(self.link)
 
 
 # --------------------------------------------------------------------------
@@ -249,8 +253,6 @@ _LEFTOVER_DECL = re.compile(r"<!(?=(?:DOCTYPE|ENTITY)\b)", re.I)
 _XML_DECL_TEXT = re.compile(r"^\s*<\?xml\b.*?\?>", re.S)
 _AMP = re.compile(r"&(?:(#[0-9]+|#[xX][0-9a-fA-F]+)|([A-Za-z][A-Za-z0-9]*));|&")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
-# Characters XML 1.0 forbids; they make the strict parser give up on a whole feed.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _declaration_end(text: str, start: int) -> int:
@@ -341,7 +343,7 @@ def prepare_xml(text: str) -> tuple[bytes, list[str]]:
     """Safe UTF-8 bytes for feedparser, with a matching XML declaration."""
     warnings: list[str] = []
     text = _XML_DECL_TEXT.sub("", text.lstrip("\ufeff"), count=1).lstrip()
-    text, removed = strip_declarations(_XML_ILLEGAL.sub("", text))
+    text, removed = strip_declarations(xml_safe(text))  # forbidden characters make the strict parser give up
     if removed:
         warnings.append(f"removed {removed} DOCTYPE/ENTITY declaration(s); entities are never expanded")
     data = ('<?xml version="1.0" encoding="utf-8"?>\n' + text).encode("utf-8", errors="replace")

@@ -5,8 +5,23 @@ cleans, stores and serves it. Bodies are raw (unsanitized) HTML here.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# Characters XML 1.0 forbids: C0 controls but tab, newline and CR; lone surrogates; U+FFFE, U+FFFF.
+# A feed or page still carries them as character references (&#8;, &amp;#x0b;) that parsers decode.
+# A reader never sees one, and one is enough to break what the site makes of the text: lxml refuses
+# it in a tree (the entry would fail), Django's RSS/Atom writer refuses it (the whole feed would 500).
+XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids (``XML_ILLEGAL_RE``)."""
+    return XML_ILLEGAL_RE.sub("", text) if text and XML_ILLEGAL_RE.search(text) else text
+
+
+_TEXT_FIELDS = ("guid", "link", "title", "summary", "content", "author", "base_url", "origin_account", "original_url")
 
 
 @dataclass
@@ -24,3 +39,12 @@ class EntryData:
     origin_account: str = ""  # e.g. WeChat account name, when the page says
     original_url: str = ""  # e.g. WeChat msg_source_url
     images: list[str] = field(default_factory=list)  # enclosure / media images
+
+    def __post_init__(self) -> None:
+        # Every producer (RSS, Atom, JSON Feed, pages) hands over text without forbidden characters.
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if value:
+                setattr(self, name, xml_safe(value))
+        self.categories = [xml_safe(c) for c in self.categories]
+        self.images = [xml_safe(i) for i in self.images]

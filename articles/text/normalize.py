@@ -14,6 +14,8 @@ from typing import Any
 
 from lxml import etree, html as lxml_html
 
+from newsroom.entry import xml_safe
+
 from ._blocks import serialize_children
 
 __all__ = [
@@ -180,7 +182,7 @@ def normalize_title(title: str, *, convert_traditional: bool = True) -> str:
     """A title is one line: pinyin stripped, t2s, widths fixed, spaces collapsed."""
     if not title:
         return ""
-    title = _convert(title, convert_traditional)
+    title = _convert(xml_safe(title), convert_traditional)
     return " ".join(fold_width(title).split())
 
 
@@ -238,7 +240,7 @@ def normalize_html(html: str, *, convert_traditional: bool = True) -> str:
     """
     if not html or not html.strip():
         return ""
-    root = lxml_html.fragment_fromstring(html, create_parent="div")
+    root = lxml_html.fragment_fromstring(xml_safe(html), create_parent="div")  # lxml refuses them set back
     prose: list[tuple[etree._Element, str, str]] = []  # (element, "text" | "tail", pinyin-stripped text)
     in_verbatim = _verbatim_elements(root)
     for el in root.iter():

@@ -19,6 +19,8 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 from lxml import etree, html as lxml_html
 
+from newsroom.entry import xml_safe
+
 __all__ = ["HOTLINK_HOSTS", "TRACKER_HOSTS", "clean_html", "html_to_text", "is_hotlink_protected", "text_to_html"]
 
 # Image hosts that refuse requests with a foreign Referer: served via our proxy.
@@ -150,6 +152,11 @@ def _effective_base(root: etree._Element, base_url: str) -> str:
 
 
 # --- repair pass --------------------------------------------------------------
+
+# What lxml raises on markup it cannot make a tree of. AssertionError: a document whose <body>
+# never opens (an unclosed <title> in <head> holds the rest) leaves fragment_fromstring no body.
+_LXML_GAVE_UP = (etree.ParserError, ValueError, AssertionError)
+
 
 def _parse(html: str) -> etree._Element:
     html = _XML_DECL_RE.sub("", html, count=1)
@@ -458,9 +465,10 @@ def clean_html(html: str, *, base_url: str, proxy_images: bool = True) -> str:
         return ""
     try:
         repaired = _repair(html, base_url)
-    except (etree.ParserError, ValueError):
+    except _LXML_GAVE_UP:
         repaired = html  # unparseable for lxml: nh3 alone still makes it safe
-    return _tidy(_cleaner(proxy_images).clean(repaired))
+    # Character references to forbidden characters (&#8;) come out of nh3 as the characters.
+    return xml_safe(_tidy(_cleaner(proxy_images).clean(repaired)))
 
 
 # --- text <-> html ------------------------------------------------------------
@@ -500,15 +508,15 @@ def html_to_text(html: str) -> str:
     if "<" not in html and "&" not in html:
         return "\n".join(line.strip() for line in html.splitlines() if line.strip())
     try:
-        root = lxml_html.fragment_fromstring(_XML_DECL_RE.sub("", html, count=1), create_parent="div")
-    except (etree.ParserError, ValueError):
-        return re.sub(r"<[^>]*>", " ", html).strip()
+        root = _parse(html)
+    except _LXML_GAVE_UP:
+        return xml_safe(html_lib.unescape(re.sub(r"<[^>]*>", " ", html)).strip())
     out: list[str] = []
     if root.text:
         out.append(re.sub(r"\s+", " ", root.text))
     for child in root:
         _collect_text(child, out)
-    lines = (_WS_RE.sub(" ", line).strip() for line in "".join(out).split("\n"))
+    lines = (_WS_RE.sub(" ", line).strip() for line in xml_safe("".join(out)).split("\n"))
     return "\n".join(line for line in lines if line)
 
 
