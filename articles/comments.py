@@ -19,6 +19,7 @@ from django.utils import timezone
 from articles.models import Article, Comment, SpamRule
 from articles.text.sanitize import text_to_html
 from articles.text.spam import check_spam
+from newsroom.entry import xml_safe
 
 MAX_LENGTH = 2000
 MAX_LINKS = 2
@@ -42,7 +43,8 @@ def _moderation(body: str) -> tuple[str, float, str]:
 
 def comment_create(*, user, article: Article, body: str, parent_id: int | None = None) -> Comment:
     """Post a comment (or a reply). Raises ValidationError with a reader-facing message."""
-    body = (body or "").replace("\r\n", "\n").strip()
+    # Control characters are nothing a reader types (and PostgreSQL refuses a NUL).
+    body = xml_safe(body or "").replace("\r\n", "\n").strip()
     if not body:
         raise ValidationError("评论内容不能为空")
     if len(body) > MAX_LENGTH:

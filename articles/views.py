@@ -21,6 +21,7 @@ from articles.models import Article, Tag
 from articles.search import RANK_WINDOW, SearchParams, filtered_search, parse_query
 from articles.tags import tag_follow, tag_unfollow
 from feeds.models import Source
+from newsroom.converters import row_id
 from newsroom.ratelimit import ratelimit
 
 PAGE_SIZE = 20
@@ -35,7 +36,7 @@ def _page(request: HttpRequest, qs, size: int = PAGE_SIZE, count: int | None = N
         # Never fewer than one page: a stored count that lags must not hide the first page.
         paginator.count = max(count, size)
     raw = request.GET.get("page", "1")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is true too
         raise Http404("页码无效")
     number = int(raw)
     if number < 1 or (number > paginator.num_pages and number != 1):
@@ -46,6 +47,10 @@ def _page(request: HttpRequest, qs, size: int = PAGE_SIZE, count: int | None = N
 def _safe_next(request: HttpRequest, fallback: str) -> str:
     nxt = request.POST.get("next") or request.GET.get("next") or request.META.get("HTTP_REFERER") or fallback
     if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return fallback
+    # Only a path or a URL: redirect() takes a bare word for a view name (and raises when there is
+    # none), and a control character can't go in a Location header.
+    if not nxt.startswith(("/", "http://", "https://")) or not nxt.isprintable():
         return fallback
     return nxt
 
@@ -152,7 +157,7 @@ def comment_post(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         comment = comment_create(
             user=request.user, article=article, body=request.POST.get("body", ""),
-            parent_id=int(parent) if parent.isdigit() else None,
+            parent_id=row_id(parent),
         )
     except ValidationError as exc:
         messages.error(request, exc.messages[0])

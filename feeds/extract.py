@@ -117,7 +117,7 @@ def _is_wechat(url: str, text: str) -> bool:
 
 def _wechat_published(text: str, soup: BeautifulSoup) -> datetime | None:
     ct = _js_var(text, "ct")
-    if ct.isdigit():
+    if ct.isascii() and ct.isdigit() and len(ct) <= 11:  # a Unix time in seconds, before the year 5000
         return datetime.fromtimestamp(int(ct), tz=timezone.utc)
     for candidate in (_js_var(text, "publish_time"), _node_text(soup.find(id="publish_time"))):
         if candidate and (parsed := parse_any_datetime(candidate)) is not None:

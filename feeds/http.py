@@ -470,7 +470,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> int | N
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() is true too, and int() refuses it
         return int(value)
     try:
         when = parsedate_to_datetime(value)
@@ -525,7 +525,7 @@ def _request_headers(accept: str, referer: str | None, etag: str, last_modified:
 def _read_body(response: httpx.Response, max_bytes: int, url: str) -> bytes:
     length = response.headers.get("content-length", "")
     encoding = response.headers.get("content-encoding", "")
-    if length.isdigit() and not encoding and int(length) > max_bytes:
+    if length.isascii() and length.isdigit() and not encoding and int(length) > max_bytes:
         raise FetchError("too_large", f"Content-Length {length} > {max_bytes} bytes / 超过上限", url=url)
     decoders = _decoders(encoding)
     body = bytearray()

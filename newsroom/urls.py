@@ -8,6 +8,7 @@ from articles import views
 from articles.sitemaps import ArticleSitemap, SourceSitemap, TagSitemap
 from feeds import editor
 from feeds.imageproxy import image_proxy
+from newsroom import converters  # noqa: F401  (registers rowid, uslug)
 from newsroom import ops
 from newsroom.ratelimit import ratelimit
 
@@ -16,18 +17,18 @@ sitemaps = {"articles": ArticleSitemap, "tags": TagSitemap, "sources": SourceSit
 urlpatterns = [
     path("", views.home, name="home"),
     path("hot/", views.hot, name="hot"),
-    path("articles/<int:pk>/", views.article_detail, name="article"),
-    path("articles/<int:pk>/bookmark/", views.bookmark_toggle, name="bookmark"),
-    path("articles/<int:pk>/comments/", views.comment_post, name="comment_post"),
+    path("articles/<rowid:pk>/", views.article_detail, name="article"),
+    path("articles/<rowid:pk>/bookmark/", views.bookmark_toggle, name="bookmark"),
+    path("articles/<rowid:pk>/comments/", views.comment_post, name="comment_post"),
     path("tags/", views.tag_list, name="tags"),
-    # <str:…> not <slug:…>: tag slugs are Unicode (开源), Django's slug converter is ASCII-only.
-    path("tags/<str:slug>/", views.tag_detail, name="tag"),
-    path("tags/<str:slug>/follow/", views.tag_follow_toggle, name="tag_follow"),
-    path("tags/<str:slug>/feed.xml", outgoing.TagFeed(), name="tag_feed"),
-    path("tags/<str:slug>/feed.atom", outgoing.TagAtomFeed(), name="tag_feed_atom"),
-    path("sources/<str:slug>/", views.source_detail, name="source"),
-    path("sources/<str:slug>/feed.xml", outgoing.SourceFeed(), name="source_feed"),
-    path("sources/<str:slug>/follow/", views.source_follow_toggle, name="source_follow"),
+    # <uslug:…> not <slug:…>: tag slugs are Unicode (开源), Django's slug converter is ASCII-only.
+    path("tags/<uslug:slug>/", views.tag_detail, name="tag"),
+    path("tags/<uslug:slug>/follow/", views.tag_follow_toggle, name="tag_follow"),
+    path("tags/<uslug:slug>/feed.xml", outgoing.TagFeed(), name="tag_feed"),
+    path("tags/<uslug:slug>/feed.atom", outgoing.TagAtomFeed(), name="tag_feed_atom"),
+    path("sources/<uslug:slug>/", views.source_detail, name="source"),
+    path("sources/<uslug:slug>/feed.xml", outgoing.SourceFeed(), name="source_feed"),
+    path("sources/<uslug:slug>/follow/", views.source_follow_toggle, name="source_follow"),
     path("search/", views.search, name="search"),
     path("search/feed.xml", outgoing.SearchFeed(), name="search_feed"),
     path("feeds/latest.xml", outgoing.LatestFeed(), name="latest_feed"),

@@ -68,6 +68,10 @@ def test_wechat_repost_records_the_original_url() -> None:
     assert entry.origin_account == "芯片观察"
     assert entry.published == datetime(2024, 5, 6, 4, 30, tzinfo=timezone.utc)
     assert 'data-src="https://mmbiz.qpic.cn/x.png"' in entry.content
+    # A publish time no clock has (too large, or digits int() refuses): the page's other dates, else none.
+    for ct in ("99999999999999999999", "\u00b2"):
+        entry = extract_article(page.replace("1714969800", ct), url="https://mp.weixin.qq.com/s/xyz")
+        assert entry.published is None and entry.title == "转载：英伟达发布新 GPU"
 
 
 # --------------------------------------------------------------------------

@@ -85,6 +85,7 @@ def test_header_parsers() -> None:
     assert parse_retry_after("Mon, 06 May 2024 04:31:00 GMT", now=now) == 60
     assert parse_retry_after("Mon, 06 May 2024 04:00:00 GMT", now=now) == 0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    assert parse_retry_after("\u00b2") is None  # "²".isdigit() is true, int() refuses it
     assert parse_max_age("public, max-age=3600, s-maxage=60") == 3600
     assert parse_max_age("no-cache") is None
 

@@ -78,6 +78,48 @@ def test_missing_things_are_real_404_pages(client, source):
     assert "<h1>页面不存在</h1>" in html and '<meta name="robots" content="noindex">' in html
 
 
+def test_hostile_paths_are_404_not_server_errors(client, source, reader):
+    """Ids past PostgreSQL's bigint and control characters in slugs name no page: the database
+    would refuse them with an error (a 500), so they never reach it."""
+    a = store(source, "正常文章", "正文。")
+    client.force_login(reader)
+    for url in ("/articles/99999999999999999999999/", "/articles/9223372036854775808/",
+                "/articles/9223372036854775807/", "/tags/%00/", "/tags/a%00b/feed.xml", "/tags/x%01/feed.atom",
+                "/sources/%00/", f"/sources/{source.slug}%00/feed.xml", "/articles/99999999999999999999999/bookmark/"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+    response = client.post("/tags/%00/follow/")
+    assert response.status_code == 404
+    assert client.get(f"/articles/{a.pk}/").status_code == 200
+    assert client.get(f"/sources/{source.slug}/").status_code == 200
+    assert client.get("/?page=%C2%B2").status_code == 404  # "²".isdigit() is true, int() refuses it
+
+
+def test_hostile_form_values_get_an_answer_not_a_server_error(client, source, reader):
+    from articles.models import Comment
+
+    a = store(source, "可评论的文章", "正文。")
+    tag = Tag.objects.create(name="开源", slug="开源")
+    page = f"/articles/{a.pk}/"
+    # A comment with control characters in it is stored without them (PostgreSQL refuses a NUL).
+    response = client.post(f"{page}comments/", {"body": "好\x00文\x08章"})
+    assert response.status_code == 302
+    assert Comment.objects.get(article=a).body == "好文章"
+    # A reply to a comment id no row can have: the reader is told, nothing is stored.
+    for parent in ("99999999999999999999", "\u00b2"):
+        response = client.post(f"{page}comments/", {"body": f"回复 {parent}", "parent": parent})
+        assert response.status_code == 302 and response["Location"].startswith(page), parent
+    assert Comment.objects.filter(article=a).count() == 3  # replies to a bad id are top-level comments
+    # A "next" that is no path or URL of ours: back to the page itself.
+    for nxt in ("99999999999999999999", "home", "/ok\x00/", "javascript:alert(1)", "//evil.example.com/"):
+        response = client.post(f"/tags/{quote(tag.slug)}/follow/", {"next": nxt})
+        assert response.status_code == 302 and response["Location"] == f"/tags/{quote(tag.slug)}/", nxt
+        response = client.post(f"{page}bookmark/", {"next": nxt})
+        assert response.status_code == 302 and response["Location"] == page, nxt
+    response = client.post(f"{page}bookmark/", {"next": "/tags/%E5%BC%80%E6%BA%90/"})
+    assert response["Location"] == "/tags/%E5%BC%80%E6%BA%90/"  # a path of ours is followed
+
+
 def test_accessible_controls(client, reader, source):
     a = store(source, "文章", "正文。", categories=["芯片"])
     html = client.get(f"/articles/{a.pk}/").content.decode()
