@@ -82,6 +82,8 @@ def opml_page(request: HttpRequest) -> HttpResponse:
             return redirect("/editor/opml/")
         created, skipped = report.created, report.skipped
         messages.success(request, f"导入 {created} 个订阅源，跳过 {skipped} 个")
+        for problem in report.problems[:10]:  # why an outline was skipped (an invalid URL …)
+            messages.warning(request, f"跳过：{problem}")
         return redirect("/editor/opml/")
     if request.GET.get("download"):
         response = HttpResponse(export_opml(Source.objects.order_by("name")), content_type="text/x-opml; charset=utf-8")

@@ -42,6 +42,8 @@ def parse_opml(data: bytes) -> list[OpmlOutline]:
 
     body = root.find("body")
     walk(body if body is not None else root, [])
+    if not out and not (isinstance(root.tag, str) and root.tag.lower() == "opml"):
+        raise ValueError(f"不是 OPML 文件（根元素是 <{root.tag}>）")
     return out
 
 

@@ -56,3 +56,23 @@ def test_opml_upload_and_download(editor_client):
     assert Source.objects.get(url="https://chips.example.com/feed").default_tag_list == ["芯片"]
     download = editor_client.get("/editor/opml/?download=1")
     assert download["Content-Disposition"].startswith("attachment") and b"chips.example.com" in download.content
+
+
+def test_opml_with_hostile_outlines_imports_the_good_ones_and_says_why_not_the_rest(editor_client):
+    opml = ("<?xml version='1.0' encoding='UTF-8'?><opml version='2.0'><body>"
+            "<outline text='芯&#8;片'><outline text='好&#1;源' xmlUrl='https://ok.example.com/feed'/></outline>"
+            "<outline text='坏链接' xmlUrl='https://bad.example.com/&#8;feed'/>"
+            "<outline text='脚本' xmlUrl='javascript:alert(1)'/></body></opml>")
+    response = editor_client.post("/editor/opml/", {"opml": SimpleUploadedFile("s.opml", opml.encode(), "text/xml")},
+                                  follow=True)
+    text = page_text(response.content.decode())
+    assert "导入 1 个订阅源，跳过 2 个" in text
+    assert "链接含有控制字符或不可见字符" in text and "javascript:alert(1)" in text
+    good = Source.objects.get(url="https://ok.example.com/feed")
+    assert good.name == "好源" and good.default_tag_list == ["芯片"]
+    assert not Source.objects.filter(url__contains="bad.example.com").exists()
+
+    page = b"<html><body><h1>Not an outline</h1></body></html>"
+    response = editor_client.post("/editor/opml/", {"opml": SimpleUploadedFile("s.opml", page, "text/xml")}, follow=True)
+    assert "不是 OPML 文件（根元素是 <html>）" in page_text(response.content.decode())
+    assert Source.objects.count() == 1
