@@ -552,6 +552,12 @@ def _looks_like_json(text: str, content_type: str) -> bool:
     return head == "{" or ("json" in (content_type or "").lower() and head in ("{", "["))
 
 
+def _json_list(value: Any) -> list:
+    """A JSON Feed field the spec makes an array; anything else a publisher put there (a number,
+    a string, an object) holds nothing we can use, and must not cost the item."""
+    return value if isinstance(value, list) else []
+
+
 def _json_item(item: dict[str, Any], feed_url: str, chinese: bool) -> EntryData:
     link = _absolute(feed_url, str(item.get("url") or item.get("external_url") or ""))
     content = str(item.get("content_html") or "")
@@ -559,10 +565,10 @@ def _json_item(item: dict[str, Any], feed_url: str, chinese: bool) -> EntryData:
         content = "".join(f"<p>{html.escape(p)}</p>" for p in str(item["content_text"]).split("\n\n") if p.strip())
     summary = html.escape(str(item.get("summary") or ""))
     title = plain_text(str(item.get("title") or ""), is_html=False)
-    authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+    authors = _json_list(item.get("authors")) or ([item["author"]] if isinstance(item.get("author"), dict) else [])
     author = ", ".join(str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name"))
     images = [str(item[key]) for key in ("image", "banner_image") if item.get(key)]
-    for attachment in item.get("attachments") or []:
+    for attachment in _json_list(item.get("attachments")):
         if isinstance(attachment, dict) and str(attachment.get("mime_type", "")).startswith("image/"):
             images.append(str(attachment.get("url") or ""))
     date_text = str(item.get("date_published") or "")
@@ -575,7 +581,7 @@ def _json_item(item: dict[str, Any], feed_url: str, chinese: bool) -> EntryData:
         author=author,
         published=parse_any_datetime(date_text, zone_less_is_china=chinese),
         updated=parse_any_datetime(str(item.get("date_modified") or ""), zone_less_is_china=chinese),
-        categories=_unique([str(t).strip() for t in item.get("tags") or [] if isinstance(t, (str, int))]),
+        categories=_unique([str(t).strip() for t in _json_list(item.get("tags")) if isinstance(t, (str, int))]),
         base_url=link or feed_url,
         images=_unique([_absolute(feed_url, u) for u in images]),
     )

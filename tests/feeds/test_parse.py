@@ -284,6 +284,19 @@ def test_json_feed() -> None:
     assert second.published == datetime(2024, 5, 6, 4, 30, tzinfo=timezone.utc)
 
 
+@pytest.mark.parametrize("value", ["5", "true", "1.5", '"AI"', '{"name": "x"}'])
+def test_json_feed_fields_of_the_wrong_type_cost_nothing_else(value: str) -> None:
+    """tags, authors and attachments are arrays by the spec; a publisher's number or string there
+    holds nothing usable, and the item (and the rest of the feed) is read all the same."""
+    document = (f'{{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": ['
+                f'{{"id": "1", "url": "https://e.cn/p/1", "title": "第一篇", "content_html": "<p>正文</p>",'
+                f' "tags": {value}, "authors": {value}, "attachments": {value}}},'
+                f'{{"id": "2", "url": "https://e.cn/p/2", "title": "第二篇", "tags": ["AI"]}}]}}')
+    first, second = parse_feed(document.encode(), url="https://e.cn/feed.json").entries
+    assert (first.title, first.content, first.categories, first.author, first.images) == ("第一篇", "<p>正文</p>", [], "", [])
+    assert (second.title, second.categories) == ("第二篇", ["AI"])
+
+
 # --------------------------------------------------------------------------
 # Corpus walk: every file, over real HTTP, to an outcome
 # --------------------------------------------------------------------------
