@@ -96,6 +96,11 @@ def normalize_tag_name(name: str) -> str:
 
 
 def _before_t2s(name: str) -> str:
+    if not name.isprintable():
+        # Invisible characters (zero-width spaces, soft hyphens, BOMs, direction overrides, controls)
+        # would make a tag that looks like another ("芯\u200b片" beside 芯片), or one of no visible
+        # name at all, whose slug is empty. Whitespace stays: it separates words.
+        name = "".join(c for c in name if c.isprintable() or c.isspace())
     return strip_pinyin(unicodedata.normalize("NFKC", name))
 
 

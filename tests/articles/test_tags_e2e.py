@@ -85,6 +85,26 @@ def test_case_and_script_variants_never_create_near_duplicates(feed_server, clie
     assert Tag.objects.filter(name__iexact="rust").count() == 1
 
 
+def test_invisible_characters_never_make_a_look_alike_or_nameless_tag(feed_server, client):
+    """Zero-width spaces, soft hyphens, BOMs and direction overrides in feed categories: "芯\u200b片"
+    is the tag 芯片, not a second one that looks the same, and a category of nothing visible is no tag
+    (its slug would be empty: a link to no page)."""
+    invisible = ["芯\u200b片", "\u202e芯片", "芯\u00ad片\ufeff", "\ufeff", "\u200b\u200c"]
+    url = serve_feed(feed_server, "/f.xml", [
+        item(f"国产芯片新品发布 {i}", f"<p>第 {i} 篇：新一代处理器性能提升，功耗下降，面向数据中心。</p>",
+             link=f"https://n.example.cn/{i}", categories=[v]) for i, v in enumerate(invisible)
+    ] + [item("芯片产能扩张", "<p>多家厂商宣布扩产计划，先进制程产能将在明年释放。</p>",
+              link="https://n.example.cn/plain", categories=["芯片"])])
+    fetch(make_source(url))
+    assert Article.objects.count() == len(invisible) + 1
+    chips = Tag.objects.filter(name__contains="片")
+    assert [t.name for t in chips] == ["芯片"] and chips.get().articles_count == len(invisible) + 1
+    assert not Tag.objects.filter(slug="").exists()
+    assert not [t.name for t in Tag.objects.all() if not t.name.isprintable()]
+    assert cards(tag_page(client, chips.get())) == len(invisible) + 1
+    assert client.get("/").status_code == 200
+
+
 def test_editor_alias_joins_graphics_card_to_gpu(feed_server, client, django_user_model):
     gpu_text = "<p>这款 GPU 采用新架构，能效比上一代提升明显。</p>"
     card_text = "<p>新款显卡搭载大容量显存，首发价格较上一代下调，显卡市场竞争加剧。</p>"
