@@ -1,6 +1,8 @@
 """Outgoing RSS 2.0 / Atom feeds (Django syndication) with conditional GET."""
 from __future__ import annotations
 
+import re
+from contextvars import ContextVar
 from urllib.parse import quote
 
 from django.contrib.syndication.views import Feed
@@ -44,15 +46,34 @@ class SafeAtomFeed(_XmlSafe, Atom1Feed):
     pass
 
 
+# The site's own address while a feed is built (a feed view instance serves every request).
+_SITE_ROOT: ContextVar[str] = ContextVar("feed_site_root", default="")
+# Our bodies are sanitized HTML: attributes double-quoted, every URL absolute except our own
+# paths, such as the image proxy's /img/…/ for hotlink-protected images.
+_SITE_PATH_RE = re.compile(r'( (?:src|href)=")/(?!/)')
+
+
 class _ArticleFeed(Feed):
     feed_type = SafeRssFeed
     description_template = None
+
+    def get_feed(self, obj, request):
+        token = _SITE_ROOT.set(request.build_absolute_uri("/"))
+        try:
+            return super().get_feed(obj, request)
+        finally:
+            _SITE_ROOT.reset(token)
 
     def item_title(self, item: Article) -> str:
         return item.title
 
     def item_description(self, item: Article) -> str:
-        return item.body or item.summary
+        # Feed readers resolve a relative URL against different bases, or not at all: our paths
+        # (proxied images) go out absolute, or a WeChat article's pictures break in the reader.
+        if not item.body:
+            return item.summary
+        root = _SITE_ROOT.get()
+        return _SITE_PATH_RE.sub(lambda m: m.group(1) + root, item.body) if root else item.body
 
     def item_link(self, item: Article) -> str:
         return item.get_absolute_url()

@@ -146,6 +146,25 @@ def test_outgoing_feeds_and_conditional_get(feed_server, client):
     assert client.get("/feeds/latest.xml", HTTP_IF_NONE_MATCH=etag).status_code == 304
 
 
+def test_outgoing_feeds_carry_absolute_image_urls(feed_server, client):
+    """A WeChat picture is served through our image proxy (/img/…/): in a feed reader that path
+    must not depend on the reader resolving it against the right base."""
+    feed = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>图片源</title>'
+            "<item><title>带图片的文章</title><link>https://news.example.com/p/1</link><guid>img-1</guid>"
+            "<description><![CDATA[<p>正文第一段，介绍新发布的芯片产品。</p>"
+            '<p><img src="https://mmbiz.qpic.cn/mmbiz_jpg/abc/0?wx_fmt=jpeg" alt="芯片"></p>'
+            '<p><img src="https://cdn.example.com/b.png" alt="外链"></p>]]></description></item></channel></rss>')
+    result = fetch_json(add_source(feed_server.add("/img.xml", feed)))
+    assert result["new"] == 1, result
+    body = Article.objects.get(title="带图片的文章").body
+    assert 'src="/img/' in body  # stored as our path: the page is served from any host name
+    for url in ("/feeds/latest.xml", "/feeds/latest.atom"):
+        text = client.get(url).content.decode()
+        assert 'src="http://testserver/img/' in text.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">"), url
+        assert "src=&quot;/img/" not in text and 'src="/img/' not in text
+        assert "https://cdn.example.com/b.png" in text
+
+
 def test_opml_round_trip(tmp_path):
     opml = tmp_path / "subs.opml"
     opml.write_text(
