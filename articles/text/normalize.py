@@ -122,6 +122,9 @@ def to_simplified_many(texts: list[str]) -> list[str]:
 _KEEP_FULLWIDTH = set("，！？：；（）")
 
 
+_BIDI_CONTROLS = (0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069)
+
+
 def _build_width_table() -> dict[int, Any]:
     table: dict[int, Any] = {}
     for code in range(0xFF01, 0xFF5F):
@@ -133,8 +136,10 @@ def _build_width_table() -> dict[int, Any]:
         normalized = unicodedata.normalize("NFKC", chr(code))
         if len(normalized) == 1 and normalized != chr(code):
             table[code] = normalized
-    # Zero-width and invisible formatting characters: delete.
-    for code in (0x00AD, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF):
+    # Zero-width and invisible formatting characters: delete. With them the explicit direction
+    # controls (embeddings, overrides, isolates): a right-to-left override makes a title or a line of
+    # code read differently from what it is ("Trojan Source"); the bidi algorithm needs none of them.
+    for code in (0x00AD, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF, *_BIDI_CONTROLS):
         table[code] = None
     return table
 
@@ -275,7 +280,7 @@ def normalize_html(html: str, *, convert_traditional: bool = True) -> str:
     return _trim_block_edges(out)
 
 
-_ZERO_WIDTH = {c: None for c in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)}
+_ZERO_WIDTH = {c: None for c in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, *_BIDI_CONTROLS)}
 
 
 # Spaces left at the inside edges of block elements by whitespace collapsing.

@@ -41,6 +41,15 @@ def test_normalize_text_widths_whitespace_and_zero_width():
     assert normalize_text("") == ""
 
 
+def test_direction_overrides_never_reach_a_reader():
+    """A right-to-left override makes "\u202egpj.exe" read as "exe.jpg" ("Trojan Source" does the
+    same to code): titles, prose and code lose the explicit direction controls."""
+    assert normalize_title("新品\u202egpj.exe\u202c发布") == "新品gpj.exe发布"
+    assert normalize_text("a\u2066b\u2069c\u202dd") == "abcd"
+    out = normalize_html("<p>正文\u202e反向\u202c</p><pre><code>if admin\u202e\u2066:\u2069\u2066 # ok</code></pre>")
+    assert out == "<p>正文反向</p><pre><code>if admin: # ok</code></pre>"
+
+
 def test_normalize_title_is_one_line():
     assert normalize_title("  英偉達(dá)\n發佈  新GPU ") == "英伟达 发布 新GPU"
 
