@@ -39,6 +39,7 @@ MIDDLEWARE = [
     "newsroom.middleware.RequestMetricsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "newsroom.middleware.SecurityHeadersMiddleware",
+    "newsroom.middleware.RejectNulMiddleware",
     # Cached anonymous pages are served from here: the per-reader middleware below has nothing to add.
     "articles.pagecache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
