@@ -79,6 +79,26 @@ def test_load_user_words_teaches_new_tag_names():
     assert load_user_words(["量子位芯"]) == 0  # already known: no rebuild
 
 
+def test_latin_tag_names_are_known_without_a_rebuild(monkeypatch):
+    """A tag name without Han characters teaches jieba nothing (it never splits a Latin run):
+    the segmenter that knows it is a copy sharing the rjieba instance, not a ~0.1 s rebuild.
+    A Han name still rebuilds, and the live instance is never changed."""
+    built = []
+    real = tokenizer.rjieba.Jieba
+    monkeypatch.setattr(tokenizer.rjieba, "Jieba", lambda: built.append(1) or real())
+    before = tokenizer._segmenter()
+    text = "Zorbanetes 1.31 发布，Q7xk 与 RIZC-V 版本跟进"
+    cut_before = segment(text)
+    assert load_user_words(["Zorbanetes", "Q7xk", "RIZC-V"]) == 3
+    after = tokenizer._segmenter()
+    assert built == [] and after is not before and after.jieba is before.jieba
+    assert after.knows("zorbanetes") and after.knows("rizc-v") and not before.knows("q7xk")
+    assert segment(text) == cut_before and tokenizer.idf("q7xk") == before.idf("q7xk")
+    assert load_user_words(["zorbanetes", "Q7XK"]) == 0
+    assert load_user_words(["鸿蒙星河版"]) == 1 and built == [1]
+    assert "鸿蒙星河版" in segment("鸿蒙星河版发布")
+
+
 def test_segmenter_is_a_process_singleton():
     first = tokenizer._segmenter()
     segment("英伟达")
