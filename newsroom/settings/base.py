@@ -251,5 +251,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # httpx logs every request at INFO; our fetch log and metrics already say it.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"},
+        # trafilatura logs ERROR ("empty HTML tree", "discarding data") for every page it can't use;
+        # feeds.extract then falls back to its own extractor, so those lines would only bury real errors.
+        "trafilatura": {"level": "CRITICAL"},
+    },
 }

@@ -63,3 +63,13 @@ def test_plain_format_shows_ids():
         ContextFilter().filter(record)
     formatted = logging.Formatter("%(levelname)s %(name)s%(context)s %(message)s").format(record)
     assert formatted == "INFO x [source_id=7] hello"
+
+
+def test_pages_the_extractor_cannot_use_leave_no_error_lines(json_lines):
+    """trafilatura logs ERROR for every page it gives up on; our extractor falls back, so those
+    lines would only bury real errors in a worker's log."""
+    from feeds.extract import extract_article
+
+    for page in (b"<html><body></body></html>", b"\x00\x01 not html", b"<p>x"):
+        extract_article(page, url="https://www.example.com/a/1.html")
+    assert [line for line in json_lines() if line.get("logger", "").startswith("trafilatura")] == []
