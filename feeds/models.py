@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -82,6 +83,14 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # Django's URLValidator lets control characters through (an OPML file's &#8;, a pasted
+        # URL): no fetch could use one. Here, so every way in (source_create, the admin) refuses it.
+        errors = {name: "链接含有控制字符或不可见字符" for name in ("url", "site_url")
+                  if not getattr(self, name).isprintable()}
+        if errors:
+            raise ValidationError(errors)
 
     def get_absolute_url(self) -> str:
         return f"/sources/{self.slug}/"

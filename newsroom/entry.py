@@ -6,7 +6,7 @@ cleans, stores and serves it. Bodies are raw (unsanitized) HTML here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 # Characters XML 1.0 forbids: C0 controls but tab, newline and CR; lone surrogates; U+FFFE, U+FFFF.
@@ -19,9 +19,6 @@ XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\ufff
 def xml_safe(text: str) -> str:
     """``text`` without the characters XML 1.0 forbids (``XML_ILLEGAL_RE``)."""
     return XML_ILLEGAL_RE.sub("", text) if text and XML_ILLEGAL_RE.search(text) else text
-
-
-_TEXT_FIELDS = ("guid", "link", "title", "summary", "content", "author", "base_url", "origin_account", "original_url")
 
 
 @dataclass
@@ -41,10 +38,11 @@ class EntryData:
     images: list[str] = field(default_factory=list)  # enclosure / media images
 
     def __post_init__(self) -> None:
-        # Every producer (RSS, Atom, JSON Feed, pages) hands over text without forbidden characters.
-        for name in _TEXT_FIELDS:
-            value = getattr(self, name)
-            if value:
-                setattr(self, name, xml_safe(value))
-        self.categories = [xml_safe(c) for c in self.categories]
-        self.images = [xml_safe(i) for i in self.images]
+        # Every producer (RSS, Atom, JSON Feed, pages) hands over text without forbidden
+        # characters: every text field and every list of texts, whatever fields come later.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, str):
+                setattr(self, f.name, xml_safe(value))
+            elif isinstance(value, list):
+                setattr(self, f.name, [xml_safe(v) if isinstance(v, str) else v for v in value])

@@ -67,6 +67,12 @@ def _read_user_dict(path: Path) -> list[tuple[str, int | None]]:
     return entries
 
 
+def _teaches_jieba(word: str) -> bool:
+    """Whether adding ``word`` changes rjieba's cuts: only a word with Han characters does
+    (jieba never splits a Latin run)."""
+    return _HAN_RE.search(word) is not None
+
+
 class _Segmenter:
     """One immutable-after-construction rjieba instance plus what we know about it."""
 
@@ -103,7 +109,7 @@ class _Segmenter:
     def _add(self, word: str, freq: int | None) -> None:
         key = word.lower()
         self.user_words.add(key)
-        if not _HAN_RE.search(word):
+        if not _teaches_jieba(word):
             # Latin runs are never split by jieba: nothing to teach it, but the
             # word still counts as a known tech term for IDF.
             self.novel.add(key)
@@ -115,15 +121,15 @@ class _Segmenter:
         self.jieba.add_word(word, freq, None)
 
     def with_unsegmented(self, words: list[str]) -> "_Segmenter":
-        """This segmenter knowing more words that have no Han character. jieba never splits a
-        Latin run, so ``_add`` teaches it nothing for them: they only join the known words, at
-        the IDF an unknown word has anyway. The copy shares the rjieba instance and the caches
-        (what they hold does not change), so no rebuild, and the live instance stays untouched."""
-        assert not any(_HAN_RE.search(w) for w in words), words
+        """This segmenter knowing more words that teach jieba nothing (``_teaches_jieba``): they
+        only join the known words, at the IDF an unknown word has anyway. The copy shares the
+        rjieba instance and the caches (what they hold does not change), so no rebuild, and the
+        live instance stays untouched: only its word sets are copied before ``_add``."""
+        assert not any(map(_teaches_jieba, words)), words
         clone = copy.copy(self)
-        keys = {w.lower() for w in words}
-        clone.user_words = self.user_words | keys
-        clone.novel = self.novel | keys
+        clone.user_words, clone.novel = set(self.user_words), set(self.novel)
+        for word in words:
+            clone._add(word, None)
         return clone
 
     def knows(self, word: str) -> bool:
@@ -232,7 +238,7 @@ def load_user_words(words: Iterable[str]) -> int:
             return 0
         for word in new:
             _runtime_words[word] = None
-        if any(_HAN_RE.search(w) for w in new):
+        if any(map(_teaches_jieba, new)):
             _build()
         else:  # Latin tag names (Kubernetes, RISC-V): a copy knowing them, not a ~0.1 s rebuild
             _state = current.with_unsegmented(new)

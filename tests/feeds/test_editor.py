@@ -76,3 +76,24 @@ def test_opml_with_hostile_outlines_imports_the_good_ones_and_says_why_not_the_r
     response = editor_client.post("/editor/opml/", {"opml": SimpleUploadedFile("s.opml", page, "text/xml")}, follow=True)
     assert "不是 OPML 文件（根元素是 <html>）" in page_text(response.content.decode())
     assert Source.objects.count() == 1
+
+
+def test_every_way_in_refuses_a_source_url_with_control_characters(editor_client, django_user_model):
+    """The check lives on the model, so the admin refuses what OPML import and the editor refuse."""
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        Source(name="x", slug="x", url="https://ok.example.com/\x08feed", site_url="https://ok.example.com/\x0b").full_clean()
+    assert set(caught.value.message_dict) >= {"url", "site_url"}
+    Source(name="y", slug="y", url="https://ok.example.com/中文/feed").full_clean()  # Unicode paths are fine
+
+    admin = django_user_model.objects.create_superuser("zb", "zb@example.com", "pw-zb-12345")
+    editor_client.force_login(admin)
+    response = editor_client.post("/admin/feeds/source/add/", {
+        "name": "坏链接", "slug": "bad-link", "kind": "rss", "url": "https://bad.example.com/\x08feed",
+        "fetch_interval": 1800, "next_fetch_at_0": "2026-11-26", "next_fetch_at_1": "08:00:00",
+        "selectors": "{}", "consecutive_errors": 0, "error_count": 0, "entries_per_day": 0,
+        "article_count": 0, "followers_count": 0,
+    })
+    assert "链接含有控制字符或不可见字符" in response.content.decode()
+    assert not Source.objects.filter(slug="bad-link").exists()
