@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.html import format_html
 
 from feeds.models import FetchLog, Source
@@ -40,6 +41,8 @@ class FetchLogInline(admin.TabularInline):
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
+    # As the editor's form: a URL pasted without a scheme is https (Django 6's default too).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "kind", "health_badge", "last_fetched_at", "next_fetch_at", "entries_per_day",
                     "consecutive_errors", "last_error_kind", "article_count", "active")
     list_filter = (HealthFilter, "kind", "active", "last_error_kind")
