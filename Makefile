@@ -15,8 +15,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): requirements.txt | $(BIN)/python
+NATIVE_STAMP := $(VENV)/.installed-native
+
+$(STAMP): requirements.txt $(NATIVE_STAMP) | $(BIN)/python
 	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+# The text pipeline's compiled kernels (native/): built with the machine's C compiler.
+# Without one the site still runs, on the Python versions (same results, slower ingest).
+$(NATIVE_STAMP): native/newsroom_speedups.c native/setup.py native/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q ./native || echo "warning: native/ did not build (no C compiler?): the text pipeline runs its Python versions"
 	touch $@
 
 $(DEV_STAMP): requirements.txt requirements-dev.txt $(STAMP)

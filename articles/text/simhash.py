@@ -29,6 +29,8 @@ from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
+from newsroom.speedups import speedups as _speedups
+
 __all__ = ["DEFAULT_THRESHOLD", "bands", "hamming", "is_near_duplicate", "shingle_tokens", "simhash"]
 
 DEFAULT_THRESHOLD = 3
@@ -47,6 +49,9 @@ _IGNORED = frozenset(
 
 def _feature_hash(token: str) -> int:
     return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+_cached_hash = lru_cache(maxsize=65536)(_feature_hash)  # words recur across articles
 
 
 _BYTE_SIGNS = tuple(tuple(1.0 if (byte >> bit) & 1 else -1.0 for bit in range(8)) for byte in range(256))
@@ -117,6 +122,8 @@ def simhash(tokens: Iterable[str]) -> int:
     weighted = [(count * idf(token), token) for token, count in Counter(tokens).items() if _is_feature(token)]
     if not weighted:
         return 0
+    if _speedups is not None:  # the float loop itself, compiled
+        return _to_signed(_speedups.simhash_bits([w for w, _ in weighted], [_cached_hash(t) for _, t in weighted]))
     acc = 0
     total = 0
     for weight, token in weighted:

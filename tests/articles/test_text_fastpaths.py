@@ -171,11 +171,13 @@ def _reference_vector(*, title: str, body_text: str, title_tokens: list[str], bo
     "\n".join(f"第{i}段：英伟达 H{i % 300} 与 AMD MI{i % 7}，推理芯片。" for i in range(2500)),  # > 256 positions, weights A and B
 ])
 def test_search_vectors_match_the_straightforward_builder(text):
-    from articles.search import build_vector
+    from articles.search import _build_vector_py, build_vector
 
     title = "英伟达 Blackwell 推理芯片：It's here " + text[:40]
     fields = {"title": title, "body_text": text, "title_tokens": search_tokens(title), "body_tokens": search_tokens(text)}
-    assert build_vector(**fields) == _reference_vector(**fields)
+    reference = _reference_vector(**fields)
+    assert build_vector(**fields) == reference  # the compiled kernel (tests/articles/test_speedups.py)
+    assert _build_vector_py(**fields) == reference  # the Python version, where no kernel is built
 
 
 def test_one_opencc_call_for_many_texts_converts_each_as_its_own_call_would():

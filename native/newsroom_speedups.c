@@ -1,0 +1,557 @@
+/* Compiled kernels of the ingest text pipeline (see native/README.md).
+
+Each function here is a drop-in for a Python function that stays in the
+project as the reference and the fallback; the tests compare the two on the
+corpus and on random text. Nothing here decides anything the Python code
+does not: same algorithm, same order, same output.
+
+  build_vector(title, body, title_tokens, body_tokens) -> str
+      articles.search._build_vector_py: the tsvector literal. ``title`` and
+      ``body`` arrive width-folded and lowercased (the caller does it, as
+      _runs does), the body already cut at MAX_INDEX_CHARS.
+
+  simhash_bits(weights, hashes) -> int
+      articles.text.simhash: bit b of the unsigned 64-bit value is set when
+      the sum, in order, of weight * (+1.0 if hash bit b is set else -1.0)
+      is > 0, which is the reference definition (_float_bit).
+*/
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* articles/search.py: keep these in step (a test compares them). */
+#define MAX_POSITION 16000
+#define WRAP_JOINED (MAX_POSITION + 300)
+#define CLAMP 16383
+#define MAX_POSITIONS_PER_LEXEME 256
+#define MAX_LEXEME_BYTES 200
+
+static inline int is_han(Py_UCS4 c) {
+    return (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0xf900 && c <= 0xfaff);
+}
+
+/* --- growable int arrays ------------------------------------------------ */
+
+typedef struct {
+    int *items;
+    Py_ssize_t n, cap;
+} IntList;
+
+static int intlist_push(IntList *l, int v) {
+    if (l->n == l->cap) {
+        Py_ssize_t cap = l->cap ? l->cap * 2 : 4;
+        int *items = PyMem_Realloc(l->items, cap * sizeof(int));
+        if (!items) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->n++] = v;
+    return 0;
+}
+
+/* --- lexemes, in segments (see _Lexemes in articles/search.py) --------- */
+
+/* A label is position * 2 + (1 for weight B, 0 for A). */
+typedef struct {
+    PyObject *lexeme; /* owned */
+    int last;         /* position of the last label taken */
+    IntList labels;
+} Entry;
+
+typedef struct {
+    PyObject *index; /* lexeme -> int, into entries */
+    Entry *entries;
+    Py_ssize_t n, cap;
+} Segment;
+
+typedef struct {
+    Segment *segs;
+    Py_ssize_t n, cap;
+} Lexemes;
+
+static void segment_free(Segment *s) {
+    Py_XDECREF(s->index);
+    for (Py_ssize_t i = 0; i < s->n; i++) {
+        Py_DECREF(s->entries[i].lexeme);
+        PyMem_Free(s->entries[i].labels.items);
+    }
+    PyMem_Free(s->entries);
+}
+
+static void lexemes_free(Lexemes *L) {
+    for (Py_ssize_t i = 0; i < L->n; i++)
+        segment_free(&L->segs[i]);
+    PyMem_Free(L->segs);
+}
+
+static int lexemes_wrap(Lexemes *L) {
+    if (L->n == L->cap) {
+        Py_ssize_t cap = L->cap ? L->cap * 2 : 2;
+        Segment *segs = PyMem_Realloc(L->segs, cap * sizeof(Segment));
+        if (!segs) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        L->segs = segs;
+        L->cap = cap;
+    }
+    Segment *s = &L->segs[L->n];
+    memset(s, 0, sizeof(*s));
+    s->index = PyDict_New();
+    if (!s->index)
+        return -1;
+    L->n++;
+    return 0;
+}
+
+/* _Lexemes.add: steals nothing; ``lexeme`` is a new reference the caller releases. */
+static int lexemes_add(Lexemes *L, PyObject *lexeme, int pos, int weight_b) {
+    Segment *s = &L->segs[L->n - 1];
+    PyObject *found = PyDict_GetItemWithError(s->index, lexeme);
+    if (found) {
+        Entry *e = &s->entries[PyLong_AsSsize_t(found)];
+        if (e->last != pos && e->labels.n + 1 <= MAX_POSITIONS_PER_LEXEME) {
+            e->last = pos;
+            return intlist_push(&e->labels, pos * 2 + weight_b);
+        }
+        return 0;
+    }
+    if (PyErr_Occurred())
+        return -1;
+    if (PyUnicode_GET_LENGTH(lexeme) * 4 > MAX_LEXEME_BYTES) {
+        Py_ssize_t size;
+        if (!PyUnicode_AsUTF8AndSize(lexeme, &size))
+            return -1; /* as lexeme.encode("utf-8") would raise */
+        if (size > MAX_LEXEME_BYTES)
+            return 0;
+    }
+    if (s->n == s->cap) {
+        Py_ssize_t cap = s->cap ? s->cap * 2 : 256;
+        Entry *entries = PyMem_Realloc(s->entries, cap * sizeof(Entry));
+        if (!entries) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        s->entries = entries;
+        s->cap = cap;
+    }
+    PyObject *at = PyLong_FromSsize_t(s->n);
+    if (!at)
+        return -1;
+    int failed = PyDict_SetItem(s->index, lexeme, at);
+    Py_DECREF(at);
+    if (failed)
+        return -1;
+    Entry *e = &s->entries[s->n++];
+    Py_INCREF(lexeme);
+    e->lexeme = lexeme;
+    e->last = pos;
+    memset(&e->labels, 0, sizeof(e->labels));
+    return intlist_push(&e->labels, pos * 2 + weight_b);
+}
+
+static int add_slice(Lexemes *L, PyObject *text, Py_ssize_t start, Py_ssize_t end, int pos, int weight_b) {
+    PyObject *lexeme = PyUnicode_Substring(text, start, end);
+    if (!lexeme)
+        return -1;
+    int r = lexemes_add(L, lexeme, pos, weight_b);
+    Py_DECREF(lexeme);
+    return r;
+}
+
+static inline int min_clamp(int pos) { return pos < CLAMP ? pos : CLAMP; }
+
+/* _Lexemes.grams: returns the next free position, or -1 on error. */
+static int lexemes_grams(Lexemes *L, PyObject *text, int pos, int weight_b) {
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t i = 0, last_end = 0;
+    while (i < n) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        int han;
+        Py_ssize_t start = i;
+        if (is_han(c)) {
+            han = 1;
+            while (i < n && is_han(PyUnicode_READ(kind, data, i)))
+                i++;
+        } else if (Py_UNICODE_ISALNUM(c)) {
+            han = 0;
+            while (i < n) {
+                Py_UCS4 d = PyUnicode_READ(kind, data, i);
+                if (!Py_UNICODE_ISALNUM(d) || is_han(d))
+                    break;
+                i++;
+            }
+        } else {
+            i++;
+            continue;
+        }
+        int joined = 1;
+        for (Py_ssize_t k = last_end; k < start; k++) {
+            if (!Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, k))) {
+                joined = 0;
+                break;
+            }
+        }
+        last_end = i;
+        Py_ssize_t size = i - start;
+        if (!joined) {
+            pos += 1;
+            if (pos + size > MAX_POSITION) {
+                if (lexemes_wrap(L) < 0)
+                    return -1;
+                pos = 1;
+            }
+        } else if (pos + size > WRAP_JOINED) {
+            if (lexemes_wrap(L) < 0)
+                return -1;
+            pos = 1;
+        }
+        if (han) {
+            if (size == 1) {
+                if (add_slice(L, text, start, i, pos, weight_b) < 0)
+                    return -1;
+                pos += 1;
+                continue;
+            }
+            for (Py_ssize_t k = 0; k < size - 1; k++) {
+                if (add_slice(L, text, start + k, start + k + 2, min_clamp(pos + (int)k), weight_b) < 0)
+                    return -1;
+            }
+            if (add_slice(L, text, i - 1, i, min_clamp(pos + (int)size - 2), weight_b) < 0)
+                return -1;
+            pos += (int)size - 1;
+        } else {
+            if (pos > CLAMP) {
+                PyErr_SetString(PyExc_IndexError, "position out of range");
+                return -1;
+            }
+            if (add_slice(L, text, start, i, pos, weight_b) < 0)
+                return -1;
+            /* _ALNUM_PART_RE: letter runs and digit runs; added only when there are several. */
+            int several = 0;
+            int first_digit = Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, start)) != 0;
+            for (Py_ssize_t k = start + 1; k < i; k++) {
+                if ((Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, k)) != 0) != first_digit) {
+                    several = 1;
+                    break;
+                }
+            }
+            if (several) {
+                Py_ssize_t part = start;
+                while (part < i) {
+                    int digit = Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, part)) != 0;
+                    Py_ssize_t end = part + 1;
+                    while (end < i && (Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, end)) != 0) == digit)
+                        end++;
+                    if (add_slice(L, text, part, end, pos, weight_b) < 0)
+                        return -1;
+                    part = end;
+                }
+            }
+            pos += 1;
+        }
+    }
+    return pos;
+}
+
+/* --- the literal ----------------------------------------------------------- */
+
+typedef struct {
+    Py_UCS4 *buf;
+    Py_ssize_t n, cap;
+} Writer;
+
+static int writer_reserve(Writer *w, Py_ssize_t more) {
+    if (w->n + more <= w->cap)
+        return 0;
+    Py_ssize_t cap = w->cap ? w->cap : 4096;
+    while (cap < w->n + more)
+        cap *= 2;
+    Py_UCS4 *buf = PyMem_Realloc(w->buf, cap * sizeof(Py_UCS4));
+    if (!buf) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    w->buf = buf;
+    w->cap = cap;
+    return 0;
+}
+
+static int write_space(Writer *w) {
+    if (writer_reserve(w, 1) < 0)
+        return -1;
+    w->buf[w->n++] = ' ';
+    return 0;
+}
+
+static int write_lexeme(Writer *w, PyObject *lexeme) {
+    /* "'" + lexeme with \ and ' doubled + "':" — _lexeme_literal's two cases in one. */
+    int kind = PyUnicode_KIND(lexeme);
+    const void *data = PyUnicode_DATA(lexeme);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(lexeme);
+    if (writer_reserve(w, 2 * n + 3) < 0)
+        return -1;
+    w->buf[w->n++] = '\'';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '\\' || c == '\'')
+            w->buf[w->n++] = c;
+        w->buf[w->n++] = c;
+    }
+    w->buf[w->n++] = '\'';
+    w->buf[w->n++] = ':';
+    return 0;
+}
+
+static int write_labels(Writer *w, const int *labels, Py_ssize_t n) {
+    if (writer_reserve(w, n * 8) < 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i)
+            w->buf[w->n++] = ',';
+        int pos = labels[i] >> 1;
+        char digits[12];
+        int d = 0;
+        do {
+            digits[d++] = (char)('0' + pos % 10);
+            pos /= 10;
+        } while (pos);
+        while (d)
+            w->buf[w->n++] = (Py_UCS4)digits[--d];
+        w->buf[w->n++] = (labels[i] & 1) ? 'B' : 'A';
+    }
+    return 0;
+}
+
+static int compare_ints(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* _merge_labels: first label of each position, at most 256 positions (in the order
+   taken), sorted by position. ``seen`` has CLAMP + 1 zeroed bytes and is zeroed again. */
+static Py_ssize_t merge_labels(int *labels, Py_ssize_t n, unsigned char *seen) {
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int pos = labels[i] >> 1;
+        if (!seen[pos] && kept < MAX_POSITIONS_PER_LEXEME) {
+            seen[pos] = 1;
+            labels[kept++] = labels[i];
+        }
+    }
+    for (Py_ssize_t i = 0; i < kept; i++)
+        seen[labels[i] >> 1] = 0;
+    qsort(labels, kept, sizeof(int), compare_ints);
+    return kept;
+}
+
+static PyObject *lexemes_literal(Lexemes *L) {
+    Writer w = {0};
+    PyObject *result = NULL;
+    if (L->n == 1) {
+        Segment *s = &L->segs[0];
+        for (Py_ssize_t i = 0; i < s->n; i++) {
+            if (i && write_space(&w) < 0)
+                goto done;
+            if (write_lexeme(&w, s->entries[i].lexeme) < 0 ||
+                write_labels(&w, s->entries[i].labels.items, s->entries[i].labels.n) < 0)
+                goto done;
+        }
+    } else {
+        /* Lexemes in order of first appearance over the segments, their labels concatenated. */
+        PyObject *order = PyDict_New();
+        PyObject *lexemes = PyList_New(0);
+        IntList *merged = NULL;
+        Py_ssize_t count = 0, cap = 0;
+        unsigned char *seen = PyMem_Calloc(CLAMP + 1, 1);
+        int ok = order && lexemes && seen;
+        if (!seen)
+            PyErr_NoMemory();
+        for (Py_ssize_t si = 0; ok && si < L->n; si++) {
+            Segment *s = &L->segs[si];
+            for (Py_ssize_t i = 0; ok && i < s->n; i++) {
+                Entry *e = &s->entries[i];
+                PyObject *found = PyDict_GetItemWithError(order, e->lexeme);
+                Py_ssize_t at;
+                if (found) {
+                    at = PyLong_AsSsize_t(found);
+                } else if (PyErr_Occurred()) {
+                    ok = 0;
+                    break;
+                } else {
+                    if (count == cap) {
+                        Py_ssize_t ncap = cap ? cap * 2 : 256;
+                        IntList *grown = PyMem_Realloc(merged, ncap * sizeof(IntList));
+                        if (!grown) {
+                            PyErr_NoMemory();
+                            ok = 0;
+                            break;
+                        }
+                        memset(grown + cap, 0, (ncap - cap) * sizeof(IntList));
+                        merged = grown;
+                        cap = ncap;
+                    }
+                    at = count++;
+                    PyObject *key = PyLong_FromSsize_t(at);
+                    if (!key || PyDict_SetItem(order, e->lexeme, key) < 0 || PyList_Append(lexemes, e->lexeme) < 0) {
+                        Py_XDECREF(key);
+                        ok = 0;
+                        break;
+                    }
+                    Py_DECREF(key);
+                }
+                for (Py_ssize_t k = 0; ok && k < e->labels.n; k++)
+                    if (intlist_push(&merged[at], e->labels.items[k]) < 0)
+                        ok = 0;
+            }
+        }
+        for (Py_ssize_t i = 0; ok && i < count; i++) {
+            Py_ssize_t kept = merge_labels(merged[i].items, merged[i].n, seen);
+            if (i && write_space(&w) < 0)
+                ok = 0;
+            else if (write_lexeme(&w, PyList_GET_ITEM(lexemes, i)) < 0 || write_labels(&w, merged[i].items, kept) < 0)
+                ok = 0;
+        }
+        for (Py_ssize_t i = 0; i < count; i++)
+            PyMem_Free(merged[i].items);
+        PyMem_Free(merged);
+        PyMem_Free(seen);
+        Py_XDECREF(order);
+        Py_XDECREF(lexemes);
+        if (!ok)
+            goto done;
+    }
+    result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, w.buf ? w.buf : (Py_UCS4 *)"", w.n);
+done:
+    PyMem_Free(w.buf);
+    return result;
+}
+
+static int add_tokens(Lexemes *L, PyObject *tokens, int *pos, int weight_b) {
+    PyObject *seq = PySequence_Fast(tokens, "tokens must be a sequence of str");
+    if (!seq)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *token = items[i];
+        if (!PyUnicode_Check(token)) {
+            PyErr_SetString(PyExc_TypeError, "tokens must be str");
+            Py_DECREF(seq);
+            return -1;
+        }
+        if (PyUnicode_GET_LENGTH(token) == 0)
+            continue;
+        if (lexemes_add(L, token, min_clamp(*pos), weight_b) < 0) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        *pos += 1;
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
+static PyObject *build_vector(PyObject *self, PyObject *args) {
+    PyObject *title, *body, *title_tokens, *body_tokens;
+    if (!PyArg_ParseTuple(args, "UUOO:build_vector", &title, &body, &title_tokens, &body_tokens))
+        return NULL;
+    Lexemes L = {0};
+    PyObject *result = NULL;
+    if (lexemes_wrap(&L) < 0)
+        goto done;
+    int pos = lexemes_grams(&L, title, 1, 0);
+    if (pos < 0)
+        goto done;
+    pos = lexemes_grams(&L, body, pos + 2, 1);
+    if (pos < 0)
+        goto done;
+    pos += 2;
+    if (add_tokens(&L, title_tokens, &pos, 0) < 0 || add_tokens(&L, body_tokens, &pos, 1) < 0)
+        goto done;
+    result = lexemes_literal(&L);
+done:
+    lexemes_free(&L);
+    return result;
+}
+
+/* --- SimHash bits ------------------------------------------------------------ */
+
+static PyObject *simhash_bits(PyObject *self, PyObject *args) {
+    PyObject *weights, *hashes;
+    if (!PyArg_ParseTuple(args, "OO:simhash_bits", &weights, &hashes))
+        return NULL;
+    PyObject *wseq = PySequence_Fast(weights, "weights must be a sequence");
+    if (!wseq)
+        return NULL;
+    PyObject *hseq = PySequence_Fast(hashes, "hashes must be a sequence");
+    if (!hseq) {
+        Py_DECREF(wseq);
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(wseq);
+    PyObject *result = NULL;
+    double *w = NULL;
+    uint64_t *h = NULL;
+    if (PySequence_Fast_GET_SIZE(hseq) != n) {
+        PyErr_SetString(PyExc_ValueError, "weights and hashes differ in length");
+        goto done;
+    }
+    w = PyMem_Malloc((n ? n : 1) * sizeof(double));
+    h = PyMem_Malloc((n ? n : 1) * sizeof(uint64_t));
+    if (!w || !h) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        w[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(wseq, i));
+        if (w[i] == -1.0 && PyErr_Occurred())
+            goto done;
+        h[i] = PyLong_AsUnsignedLongLongMask(PySequence_Fast_GET_ITEM(hseq, i));
+        if (h[i] == (uint64_t)-1 && PyErr_Occurred())
+            goto done;
+    }
+    uint64_t value = 0;
+    for (int bit = 0; bit < 64; bit++) {
+        /* weight * ±1.0 is exactly ±weight: the same additions, in the same order, as _float_bit. */
+        double total = 0.0;
+        for (Py_ssize_t i = 0; i < n; i++)
+            total += ((h[i] >> bit) & 1) ? w[i] : -w[i];
+        if (total > 0)
+            value |= (uint64_t)1 << bit;
+    }
+    result = PyLong_FromUnsignedLongLong(value);
+done:
+    PyMem_Free(w);
+    PyMem_Free(h);
+    Py_DECREF(wseq);
+    Py_DECREF(hseq);
+    return result;
+}
+
+static PyObject *constants(PyObject *self, PyObject *unused) {
+    return Py_BuildValue("{s:i,s:i,s:i,s:i,s:i}", "MAX_POSITION", MAX_POSITION, "WRAP_JOINED", WRAP_JOINED, "CLAMP",
+                         CLAMP, "MAX_POSITIONS_PER_LEXEME", MAX_POSITIONS_PER_LEXEME, "MAX_LEXEME_BYTES",
+                         MAX_LEXEME_BYTES);
+}
+
+static PyMethodDef methods[] = {
+    {"build_vector", build_vector, METH_VARARGS,
+     "build_vector(title, body, title_tokens, body_tokens) -> tsvector literal (articles.search)"},
+    {"simhash_bits", simhash_bits, METH_VARARGS,
+     "simhash_bits(weights, hashes) -> unsigned 64-bit SimHash (articles.text.simhash)"},
+    {"constants", constants, METH_NOARGS, "The limits compiled in, for the tests to compare."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "newsroom_speedups",
+                                    "Compiled kernels of Newsroom's text pipeline.", -1, methods};
+
+PyMODINIT_FUNC PyInit_newsroom_speedups(void) { return PyModule_Create(&module); }
