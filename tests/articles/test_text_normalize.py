@@ -92,3 +92,48 @@ def test_normalize_html_per_source_switch():
 def test_normalize_html_empty():
     assert normalize_html("") == ""
     assert normalize_html("  ") == ""
+
+
+# --- texts t2s would leave alone skip OpenCC (normalize._T2SNoop) ---------------------
+
+
+def _t2s_pieces():
+    from articles.text import normalize
+
+    normalize._get_converter()
+    noop = normalize._t2s_noop_check
+    assert noop is not None, "the t2s dictionaries were not read: every text is converted (slow)"
+    phrases = sorted(key for key, _ in noop._phrases.items())
+    return noop, phrases
+
+
+def test_the_skip_knows_the_converters_phrases_and_changing_characters():
+    noop, phrases = _t2s_pieces()
+    # 瞭 alone stays 瞭 (not a changing character), but the phrase 一目瞭然 becomes 一目了然.
+    assert len(phrases) > 100 and "一目瞭然" in phrases and "乾坤" in phrases
+    assert "發" in noop._changing and "瞭" not in noop._changing
+    assert noop("英伟达发布开源数据中心") and noop("瞭") and not noop("一目瞭然") and not noop("發佈")
+    assert to_simplified("一目瞭然") == "一目了然" and to_simplified("瞭") == "瞭"
+    assert to_simplified("天氣乾燥") == "天气干燥" and to_simplified("乾坤") == "乾坤"
+
+
+def test_skipping_gives_what_converting_every_text_gives(monkeypatch):
+    import random
+
+    from articles.text import normalize
+
+    noop, phrases = _t2s_pieces()
+    rnd = random.Random(7)
+    # Simplified prose, characters that map to others, characters that map to themselves alone
+    # but not inside a phrase, phrases and their halves, Latin, the protected brand names.
+    plain = [*"英伟达发布开源数据中心的一上不中么了着里后干目然", "瞭", "彷", "GPU ", "昇腾", "\n"]
+    rare = (["乾", "藉", "發", "臺", "雲", "昇騰"] + rnd.sample(phrases, 60)
+            + [p[: len(p) // 2] for p in rnd.sample(phrases, 40)] + [p[len(p) // 2 :] for p in rnd.sample(phrases, 40)])
+    texts = ["".join(rnd.choice(rare if rnd.random() < 0.03 else plain) for _ in range(rnd.randint(1, 40)))
+             for _ in range(3000)]
+    fast = [to_simplified(t) for t in texts]
+    fast_many = normalize.to_simplified_many(texts)
+    skipped = sum(map(noop, texts))
+    monkeypatch.setattr(normalize, "_t2s_noop_check", None)  # convert every text, as before the skip
+    assert fast == [to_simplified(t) for t in texts] == fast_many == normalize.to_simplified_many(texts)
+    assert 300 < skipped < 2700  # both kinds were tried
