@@ -17,6 +17,41 @@ from lxml import etree, html as lxml_html
 _MARKUP_RE = re.compile(r"<[^>]*>")
 
 
+def _html_parser() -> etree.HTMLParser:
+    """lxml.html's parser with the class of each element chosen in C. lxml.html's own
+    parser asks a Python lookup for every element it hands out (hundreds an article, a
+    tenth of the sanitizing time) only to give <form>, <input>, <label> … classes of
+    their own, which nothing here uses; here every element is an ``HtmlElement``, so
+    drop_tag / drop_tree and serialization are exactly lxml.html's."""
+    parser = etree.HTMLParser()
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
+        element=lxml_html.HtmlElement, comment=lxml_html.HtmlComment, pi=lxml_html.HtmlProcessingInstruction,
+        entity=lxml_html.HtmlEntity))
+    return parser
+
+
+# For every parse of the text pipeline; shared by threads as lxml.html shares its own.
+HTML_PARSER = _html_parser()
+
+
+def new_element(tag: str, **attrib: str) -> lxml_html.HtmlElement:
+    """``lxml.html.Element`` in HTML_PARSER's documents: a tree takes the class lookup of
+    the document its root was made in, so roots and new elements are made here."""
+    return HTML_PARSER.makeelement(tag, attrib)
+
+
+def fragment(html: str) -> lxml_html.HtmlElement:
+    """``lxml.html.fragment_fromstring(html, create_parent="div")``, parsed by HTML_PARSER
+    into a root of its own (lxml.html would make the root with its own parser)."""
+    elements = lxml_html.fragments_fromstring(html, parser=HTML_PARSER, no_leading_text=False)
+    root = new_element("div")
+    if elements:
+        if isinstance(elements[0], str):
+            root.text = elements.pop(0)
+        root.extend(elements)
+    return root
+
+
 def markup_text(html: str) -> str:
     """The characters a reader sees in sanitized HTML, in order, without parsing:
     tags dropped, entities decoded. Every line's text (``LineDoc``) is a stretch
@@ -59,7 +94,7 @@ def _is_block(el: etree._Element) -> bool:
 
 class LineDoc:
     def __init__(self, html: str) -> None:
-        self.root = lxml_html.fragment_fromstring(html or "", create_parent="div")
+        self.root = fragment(html or "")
         self.lines: list[Line] = []
         self._touched: set[etree._Element] = set()
         self._pending: list[etree._Element] = []

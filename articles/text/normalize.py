@@ -12,15 +12,15 @@ import logging
 import re
 import threading
 import unicodedata
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lxml import etree, html as lxml_html
 
 from newsroom.entry import xml_safe
 
-from ._blocks import serialize_children
+from ._blocks import fragment, serialize_children
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +325,7 @@ def normalize_html(html: str, *, convert_traditional: bool = True) -> str:
     """
     if not html or not html.strip():
         return ""
-    root = lxml_html.fragment_fromstring(xml_safe(html), create_parent="div")  # lxml refuses them set back
+    root = fragment(xml_safe(html))  # lxml refuses them set back
     prose: list[tuple[etree._Element, str, str]] = []  # (element, "text" | "tail", pinyin-stripped text)
     in_verbatim = _verbatim_elements(root)
     for el in root.iter():

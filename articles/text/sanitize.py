@@ -21,6 +21,8 @@ from lxml import etree, html as lxml_html
 
 from newsroom.entry import xml_safe
 
+from ._blocks import HTML_PARSER, fragment, new_element
+
 __all__ = ["HOTLINK_HOSTS", "TRACKER_HOSTS", "clean_html", "html_to_text", "is_hotlink_protected", "text_to_html"]
 
 # Image hosts that refuse requests with a foreign Referer: served via our proxy.
@@ -161,19 +163,19 @@ _LXML_GAVE_UP = (etree.ParserError, ValueError, AssertionError)
 def _parse(html: str) -> etree._Element:
     html = _XML_DECL_RE.sub("", html, count=1)
     if _DOC_MARKERS_RE.search(html[:4000]):
-        doc = lxml_html.document_fromstring(html)
+        doc = lxml_html.document_fromstring(html, parser=HTML_PARSER)
         body = doc.find("body")
-        container = lxml_html.Element("div")
+        container = new_element("div")
         # <base> lives in <head>: keep it reachable for _effective_base.
         for base in doc.iter("base"):
-            container.append(lxml_html.Element("base", href=base.get("href") or ""))
+            container.append(new_element("base", href=base.get("href") or ""))
             break
         if body is not None:
             container.text = body.text
             for child in list(body):
                 container.append(child)
         return container
-    return lxml_html.fragment_fromstring(html, create_parent="div")
+    return fragment(html)
 
 
 def _text_len(el: etree._Element) -> int:
@@ -340,7 +342,7 @@ def _wrap_inline_runs(el: etree._Element, *, always: bool = False) -> None:
         if current is None:
             if not text.strip():
                 return
-            current = lxml_html.Element("p")
+            current = new_element("p")
             groups.append(current)
         if len(current):
             current[-1].tail = (current[-1].tail or "") + text
@@ -359,7 +361,7 @@ def _wrap_inline_runs(el: etree._Element, *, always: bool = False) -> None:
             pass  # a <br> between blocks is spacing, not content
         else:
             if current is None:
-                current = lxml_html.Element("p")
+                current = new_element("p")
                 groups.append(current)
             current.append(child)
         add_text(tail)

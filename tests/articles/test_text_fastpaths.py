@@ -228,3 +228,20 @@ def test_attribution_and_title_fast_paths_change_nothing(body, title, monkeypatc
     monkeypatch.setattr(ingest, "_text_opens_with", lambda body, key: True)
     assert vars(attribution.extract_attribution(body)) == fast
     assert ingest._drop_leading_title(body, title) == fast_drop
+
+
+@pytest.mark.parametrize("html", [
+    "", "   ", "text first<p>then a block</p>tail", "<p>a<b>b</b></p><div><img src=x.png>c</div>",
+    "<li>loose</li><td>cell</td>", "<!-- note --><p>x</p>", "&lt;b class='flag-5'&gt; 英伟达",
+])
+def test_fragments_parse_as_lxml_html_does_with_classes_chosen_in_c(html):
+    from lxml import html as lxml_html
+
+    from articles.text._blocks import HTML_PARSER, fragment
+
+    ours = fragment(html)
+    theirs = lxml_html.fragment_fromstring(html, create_parent="div")
+    assert lxml_html.tostring(ours, encoding="unicode") == lxml_html.tostring(theirs, encoding="unicode")
+    # The root, and so every element, lives in a document of our parser: no Python lookup per element.
+    assert ours.getroottree().parser is HTML_PARSER
+    assert all(isinstance(el, lxml_html.HtmlElement) for el in ours.iter() if isinstance(el.tag, str))
