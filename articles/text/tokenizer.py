@@ -90,7 +90,7 @@ class _Segmenter:
         self.search_line = lru_cache(maxsize=_LINE_CACHE)(self._search_line)
 
     def _cut_line(self, line: str) -> tuple[str, ...]:
-        return tuple(token for token in map(_word, self.jieba.cut(line)) if token)
+        return tuple(filter(None, map(_word, self.jieba.cut(line))))  # "" (punctuation) dropped, at C speed
 
     def _search_line(self, line: str) -> tuple[str, ...]:
         has_word = self.jieba.has_word
