@@ -32,7 +32,18 @@ static inline int is_han(Py_UCS4 c) {
     return (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0xf900 && c <= 0xfaff);
 }
 
-/* --- growable int arrays ------------------------------------------------ */
+/* --- growable arrays ------------------------------------------------------ */
+
+/* ``items`` (``*cap`` items of ``size`` bytes, full) with room for ``first`` or twice as
+   many; NULL with MemoryError set (``items`` untouched). */
+static void *grown(void *items, Py_ssize_t *cap, Py_ssize_t first, size_t size) {
+    Py_ssize_t more = *cap ? *cap * 2 : first;
+    void *bigger = PyMem_Realloc(items, more * size);
+    if (!bigger)
+        return PyErr_NoMemory();
+    *cap = more;
+    return bigger;
+}
 
 typedef struct {
     int *items;
@@ -41,14 +52,10 @@ typedef struct {
 
 static int intlist_push(IntList *l, int v) {
     if (l->n == l->cap) {
-        Py_ssize_t cap = l->cap ? l->cap * 2 : 4;
-        int *items = PyMem_Realloc(l->items, cap * sizeof(int));
-        if (!items) {
-            PyErr_NoMemory();
+        int *items = grown(l->items, &l->cap, 4, sizeof(int));
+        if (!items)
             return -1;
-        }
         l->items = items;
-        l->cap = cap;
     }
     l->items[l->n++] = v;
     return 0;
@@ -91,14 +98,10 @@ static void lexemes_free(Lexemes *L) {
 
 static int lexemes_wrap(Lexemes *L) {
     if (L->n == L->cap) {
-        Py_ssize_t cap = L->cap ? L->cap * 2 : 2;
-        Segment *segs = PyMem_Realloc(L->segs, cap * sizeof(Segment));
-        if (!segs) {
-            PyErr_NoMemory();
+        Segment *segs = grown(L->segs, &L->cap, 2, sizeof(Segment));
+        if (!segs)
             return -1;
-        }
         L->segs = segs;
-        L->cap = cap;
     }
     Segment *s = &L->segs[L->n];
     memset(s, 0, sizeof(*s));
@@ -131,14 +134,10 @@ static int lexemes_add(Lexemes *L, PyObject *lexeme, int pos, int weight_b) {
             return 0;
     }
     if (s->n == s->cap) {
-        Py_ssize_t cap = s->cap ? s->cap * 2 : 256;
-        Entry *entries = PyMem_Realloc(s->entries, cap * sizeof(Entry));
-        if (!entries) {
-            PyErr_NoMemory();
+        Entry *entries = grown(s->entries, &s->cap, 256, sizeof(Entry));
+        if (!entries)
             return -1;
-        }
         s->entries = entries;
-        s->cap = cap;
     }
     PyObject *at = PyLong_FromSsize_t(s->n);
     if (!at)
@@ -387,16 +386,13 @@ static PyObject *lexemes_literal(Lexemes *L) {
                     break;
                 } else {
                     if (count == cap) {
-                        Py_ssize_t ncap = cap ? cap * 2 : 256;
-                        IntList *grown = PyMem_Realloc(merged, ncap * sizeof(IntList));
-                        if (!grown) {
-                            PyErr_NoMemory();
+                        IntList *more = grown(merged, &cap, 256, sizeof(IntList));
+                        if (!more) {
                             ok = 0;
                             break;
                         }
-                        memset(grown + cap, 0, (ncap - cap) * sizeof(IntList));
-                        merged = grown;
-                        cap = ncap;
+                        memset(more + count, 0, (cap - count) * sizeof(IntList));
+                        merged = more;
                     }
                     at = count++;
                     PyObject *key = PyLong_FromSsize_t(at);
