@@ -268,18 +268,12 @@ typedef struct {
 } Writer;
 
 static int writer_reserve(Writer *w, Py_ssize_t more) {
-    if (w->n + more <= w->cap)
-        return 0;
-    Py_ssize_t cap = w->cap ? w->cap : 4096;
-    while (cap < w->n + more)
-        cap *= 2;
-    Py_UCS4 *buf = PyMem_Realloc(w->buf, cap * sizeof(Py_UCS4));
-    if (!buf) {
-        PyErr_NoMemory();
-        return -1;
+    while (w->n + more > w->cap) {
+        Py_UCS4 *buf = grown(w->buf, &w->cap, 4096, sizeof(Py_UCS4));
+        if (!buf)
+            return -1;
+        w->buf = buf;
     }
-    w->buf = buf;
-    w->cap = cap;
     return 0;
 }
 
