@@ -24,7 +24,8 @@ $(STAMP): requirements.txt $(NATIVE_STAMP) | $(BIN)/python
 # The text pipeline's compiled kernels (native/): built with the machine's C compiler.
 # Without one the site still runs, on the Python versions (same results, slower ingest).
 $(NATIVE_STAMP): native/newsroom_speedups.c native/setup.py native/pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q ./native || echo "warning: native/ did not build (no C compiler?): the text pipeline runs its Python versions"
+	@echo "building native/ (the text pipeline's compiled kernels)"
+	@$(BIN)/pip install -q ./native || echo "warning: native/ did not build (no C compiler?): the text pipeline runs its Python versions"
 	touch $@
 
 $(DEV_STAMP): requirements.txt requirements-dev.txt $(STAMP)

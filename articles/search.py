@@ -80,10 +80,15 @@ def _is_postgres() -> bool:
 # --- grams ---------------------------------------------------------------------
 
 
+def _folded(text: str) -> str:
+    """What grams are made of: widths folded, lowercased."""
+    return fold_width(text).lower()
+
+
 def _runs(text: str):
     """(run, is_han, joined): joined means only whitespace (or nothing) separates
     the run from the previous one, so a phrase may continue across it."""
-    text = fold_width(text).lower()
+    text = _folded(text)
     last_end = 0
     for m in _RUN_RE.finditer(text):
         between = text[last_end : m.start()]
@@ -217,8 +222,7 @@ def build_vector(*, title: str, body_text: str, title_tokens: list[str], body_to
     both give the same string."""
     if _speedups is None:
         return _build_vector_py(title=title, body_text=body_text, title_tokens=title_tokens, body_tokens=body_tokens)
-    return _speedups.build_vector(fold_width(title).lower(), fold_width(body_text[:MAX_INDEX_CHARS]).lower(),
-                                  title_tokens, body_tokens)
+    return _speedups.build_vector(_folded(title), _folded(body_text[:MAX_INDEX_CHARS]), title_tokens, body_tokens)
 
 
 def _build_vector_py(*, title: str, body_text: str, title_tokens: list[str], body_tokens: list[str]) -> str:

@@ -150,6 +150,7 @@ def _t2s_noop(converter: Any) -> Callable[[str], bool] | None:
 
 
 def _unchanged_by_t2s(text: str) -> bool:
+    _get_converter()  # makes the check along with the converter
     noop = _t2s_noop_check
     return noop is not None and noop(text)
 
@@ -157,10 +158,7 @@ def _unchanged_by_t2s(text: str) -> bool:
 def to_simplified(text: str) -> str:
     """Traditional → Simplified with OpenCC t2s (convert once, from the
     original), keeping ``PROTECTED_TERMS`` intact."""
-    if not text or text.isascii():
-        return text
-    _get_converter()
-    if _unchanged_by_t2s(text):
+    if not text or text.isascii() or _unchanged_by_t2s(text):
         return text
     convert = _get_converter().convert
     if not _PROTECTED_RE.search(text):
@@ -183,7 +181,6 @@ _SEPARATOR = "\ue000"
 def to_simplified_many(texts: list[str]) -> list[str]:
     """``to_simplified`` of each text, in one OpenCC call for all of them (an
     article's text nodes: one call each cost more than the conversion)."""
-    _get_converter()
     todo = [i for i, text in enumerate(texts) if text and not text.isascii() and not _unchanged_by_t2s(text)]
     if len(todo) < 2 or any(_SEPARATOR in texts[i] for i in todo):
         return [to_simplified(text) for text in texts]

@@ -137,3 +137,21 @@ def test_skipping_gives_what_converting_every_text_gives(monkeypatch):
     monkeypatch.setattr(normalize, "_t2s_noop_check", None)  # convert every text, as before the skip
     assert fast == [to_simplified(t) for t in texts] == fast_many == normalize.to_simplified_many(texts)
     assert 300 < skipped < 2700  # both kinds were tried
+
+
+def test_unreadable_dictionaries_mean_every_text_is_converted(monkeypatch, caplog):
+    from articles.text import normalize
+
+    class Elsewhere:  # an OpenCC whose config points at no dictionaries we can read
+        config = "/nonexistent/t2s.json"
+
+        @staticmethod
+        def convert(text):
+            return normalize._get_converter().convert(text)
+
+    with caplog.at_level("WARNING", logger="articles.text.normalize"):
+        assert normalize._t2s_noop(Elsewhere()) is None
+    assert "every non-ASCII text is converted" in caplog.text
+    monkeypatch.setattr(normalize, "_t2s_noop_check", None)
+    assert to_simplified("天氣乾燥") == "天气干燥" and to_simplified("英伟达") == "英伟达"
+    assert normalize.to_simplified_many(["發佈", "GPU", "一目瞭然"]) == ["发布", "GPU", "一目了然"]
