@@ -5,18 +5,17 @@ normalize → spam → attribution → dedup → tag) and is stored in its own
 transaction, so one bad entry never costs another. Idempotent: the same entry
 twice is an update (or nothing), never a duplicate.
 
-What the entries of one call look up (their stored rows, SimHash neighbours,
-tags) is loaded for many of them at once (``_Batch``, a part of the call's
-entries at a time), and an article is stored with its search vector (SearchDoc)
-in the INSERT itself: a new entry costs one statement, which PostgreSQL runs
-while the next entry is being prepared. Related posts are computed off this
-path (``related.schedule_refresh``: one task per call).
+What the entries of one call look up (their stored rows, tags) is loaded for
+all of them at once (``_Batch``), and an article is stored with its story and
+search vector (SearchDoc) by the INSERT itself: a new entry costs one
+statement, which PostgreSQL runs while the next entry is being prepared.
+Related posts are computed off this path (``related.schedule_refresh``: one
+task per call).
 """
 from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import re
 import time
 from collections import deque
@@ -31,6 +30,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from psycopg.types.numeric import Int4, Int8
 
 from articles import related, search
 from articles.cache import bump_articles
@@ -42,7 +42,7 @@ from articles.text.normalize import normalize_html, normalize_title
 from articles.text.sanitize import clean_html, html_to_text, text_to_html
 from articles.text.simhash import hamming, shingle_tokens, simhash
 from articles.text.spam import check_spam
-from articles.text.tagging import suggest_tags
+from articles.text.tagging import Vocabulary, suggest_tags
 from articles.text.tokenizer import keywords as top_keywords
 from articles.text.tokenizer import load_user_words, search_tokens, warm_tokenizer
 from articles.text.urls import canonicalize_url, url_hash
@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE_DISTANCE = 3
 NEAR_DUPLICATE_WINDOW = timedelta(days=14)
+STORY_CANDIDATES = 50  # the first band matches (by id) a new article is compared with
 SUMMARY_CHARS = 160
 MAX_NEW_TAGS_PER_ENTRY = 5
 
@@ -165,10 +166,7 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
             fresh += 1
     tag_names += suggest_tags(title=title, text=text, vocabulary=ctx.vocabulary, rules=ctx.tag_rules)
 
-    # Feeds are untrusted: a javascript:/data: "link" would become a clickable 原文链接.
-    link = _web_url(entry.link)
-    original = _web_url(entry.original_url)
-    canonical = canonicalize_url(original or link) if (original or link) else ""
+    link, canonical = _entry_urls(entry)
     guid = entry.guid or entry.link or _sha1(title + str(entry.published))
     status = Article.Status.PENDING if verdict.should_moderate else Article.Status.PUBLISHED
     note = ""
@@ -182,7 +180,7 @@ def prepare_entry(entry: EntryData, ctx: _Context) -> Prepared:
         guid_hash=_sha1(guid),
         url=link[:2000],
         canonical_url=canonical[:2000],
-        url_hash=url_hash(canonical) if canonical else "",
+        url_hash=_url_key(canonical),
         title=stored_title,
         summary=summary,
         body=body,
@@ -223,6 +221,24 @@ def raw_fingerprint(entry: EntryData, ctx: "_Context") -> str:
 def _entry_guid_hash(entry: EntryData) -> str:
     guid = entry.guid or entry.link
     return _sha1(guid) if guid else ""
+
+
+def _entry_urls(entry: EntryData) -> tuple[str, str]:
+    """The entry's link and the canonical URL it is known by (its original's, for a repost)."""
+    # Feeds are untrusted: a javascript:/data: "link" would become a clickable 原文链接.
+    link = _web_url(entry.link)
+    original = _web_url(entry.original_url)
+    return link, canonicalize_url(original or link) if (original or link) else ""
+
+
+def _url_key(canonical: str) -> str:
+    return url_hash(canonical) if canonical else ""
+
+
+def _entry_keys(entry: EntryData) -> tuple[str, str]:
+    """What the entry's stored row is found by (guid hash, canonical URL hash), from the raw
+    entry: the prepared entry has the same keys, except a guid made up from the title."""
+    return _entry_guid_hash(entry), _url_key(_entry_urls(entry)[1])
 
 
 def _web_url(url: str | None) -> str:
@@ -299,33 +315,49 @@ def _existing_fields() -> tuple[str, ...]:
 
 
 class _Batch:
-    """What the prepared entries of one ingest call look up, loaded a part of them at
-    a time (``add``): the stored rows with their guids or canonical URLs, the recent
-    published articles of *other* sources sharing a SimHash band (so nothing this
-    call stores can be one), and their tags. Rows stored by the call join the
-    lookup, so the same entry twice in one feed is still one article."""
+    """What the entries of one ingest call look up: their stored rows (same source and
+    guid, or same canonical URL) and their tags. The rows are loaded for all entries
+    at once before the first is prepared (``load``: the raw entries have the keys),
+    and rows stored by the call join the lookup, so the same entry twice in one feed
+    is still one article. The tags come from a memo kept while the tag vocabulary is
+    unchanged (``tags_resolve_many``), asked for the names it lacks.
 
-    def __init__(self, source, new_words: list[str]) -> None:
+    The one-statement INSERT (``_insert_new``) finds a new article's story itself.
+    The ORM path (SQLite, or inside a caller's transaction) has the recent published
+    articles of *other* sources sharing a SimHash band loaded (``add``), so nothing
+    this call stores can be one."""
+
+    def __init__(self, source, new_words: list[str], vocabulary: Vocabulary | None = None) -> None:
         self.source = source
         self.by_guid: dict[str, Article] = {}
         self.by_url: dict[str, Article] = {}
+        self.guids_loaded: set[str] = set()
+        self.urls_loaded: set[str] = set()
         self.story_candidates: list[Article] = []
         self.tags: dict[str, Tag | None] = {}
         self.new_words = new_words
+        self.vocabulary = vocabulary
+
+    def load(self, entries: Iterable[EntryData]) -> None:
+        """The stored rows of these (raw) entries, in one query."""
+        keys = [_entry_keys(e) for e in entries]
+        self._load_existing({g for g, _ in keys if g}, {u for _, u in keys if u})
 
     def add(self, prepared: list[Prepared]) -> None:
-        """Load what these entries look up. Entries prepared while earlier ones were
-        being stored come in later parts: a row stored since is in the lookup."""
-        self._load_existing(prepared)
+        """Everything these prepared entries look up, for the ORM path: rows, story candidates, tags."""
+        self._load_existing({p.guid_hash for p in prepared}, {p.url_hash for p in prepared if p.url_hash})
         known = {c.pk for c in self.story_candidates}
         more = [c for c in self._load_story_candidates(prepared) if c.pk not in known]
         if more:
             self.story_candidates = sorted(self.story_candidates + more, key=lambda c: c.pk)
-        self.tags.update(tags_resolve_many(name for p in prepared for name in p.tag_names if name not in self.tags))
+        self.tags.update(tags_resolve_many((name for p in prepared for name in p.tag_names if name not in self.tags),
+                                           vocabulary=self.vocabulary))
 
-    def _load_existing(self, prepared: list[Prepared]) -> None:
-        guids = sorted({p.guid_hash for p in prepared})
-        urls = sorted({p.url_hash for p in prepared if p.url_hash})
+    def _load_existing(self, guids: set[str], urls: set[str]) -> None:
+        """Rows by these keys, unless loaded already (a row stored since is remembered)."""
+        guids, urls = sorted(guids - self.guids_loaded), sorted(urls - self.urls_loaded)
+        if not guids and not urls:
+            return
         if connection.vendor == "postgresql":
             # Prepared once per connection, array parameters: the ORM would build and plan a new IN list each time.
             rows = [from_row(Article, _existing_fields(), row) for row in statement_rows(f"""
@@ -335,6 +367,8 @@ class _Batch:
         else:
             rows = (Article.objects.filter(Q(source=self.source, guid_hash__in=guids) | (Q(url_hash__in=urls) & ~Q(url_hash="")))
                     .only(*_existing_fields()).order_by("id"))
+        self.guids_loaded.update(guids)
+        self.urls_loaded.update(urls)
         for row in rows:
             self.remember(row)
 
@@ -348,6 +382,8 @@ class _Batch:
 
     def existing(self, p: Prepared) -> Article | None:
         """The stored row this entry is: same source and guid, else same canonical URL."""
+        # Loaded already, but for a guid made up from the prepared title.
+        self._load_existing({p.guid_hash}, {p.url_hash} - {""})
         found = self.by_guid.get(p.guid_hash)
         if found is None and p.url_hash:
             found = self.by_url.get(p.url_hash)
@@ -357,7 +393,9 @@ class _Batch:
         """After a rolled-back attempt: the rows this entry matched may have been changed in memory."""
         self.by_guid.pop(p.guid_hash, None)
         self.by_url.pop(p.url_hash, None)
-        self._load_existing([p])
+        self.guids_loaded.discard(p.guid_hash)
+        self.urls_loaded.discard(p.url_hash)
+        self._load_existing({p.guid_hash}, {p.url_hash} - {""})
 
     def _load_story_candidates(self, prepared: list[Prepared]) -> list[Article]:
         hashes = [p.simhash for p in prepared if p.simhash is not None]
@@ -379,13 +417,17 @@ class _Batch:
         if p.simhash is None:
             return None
         bands = [_band(p.simhash, i) for i in range(4)]
-        return _first_near_duplicate([c for c in self.story_candidates if _shares_band(c, bands)][:50], p.simhash)
+        return _first_near_duplicate([c for c in self.story_candidates if _shares_band(c, bands)][:STORY_CANDIDATES],
+                                     p.simhash)
 
     def tags_for(self, p: Prepared) -> list[Tag]:
         """The entry's tags; a name no tag answers to yet is created here (each in its
         own short transaction) *before* the article's transaction, so concurrent
         workers never hold a new tag's unique index entry while they wait on each
         other's counter rows — and a name that cannot become a tag fails its entry only."""
+        missing = [name for name in p.tag_names if name not in self.tags]
+        if missing:
+            self.tags.update(tags_resolve_many(missing, vocabulary=self.vocabulary))
         tags: dict[int, Tag] = {}
         for name in p.tag_names:
             if name not in self.tags:
@@ -440,7 +482,7 @@ def _store(source, p: Prepared, result: IngestResult, batch: _Batch,
             _count_not_stored(source, p, result)
             return None
         search.store_vector(article, p.search_vector)
-        _count_new(article, story, result)
+        _count_new(article, article.story_id, result)
         _after_store(article, tags, created=True)
         return article
 
@@ -474,46 +516,53 @@ def _new_article(source, p: Prepared, story: Article | None) -> Article:
     return article
 
 
-def _count_new(article: Article, story: Article | None, result: IngestResult) -> None:
+def _count_new(article: Article, story_id: int | None, result: IngestResult) -> None:
     if article.status == Article.Status.PENDING:
         result.spam += 1
     else:
         result.new += 1
-    if story is not None:
+    if story_id is not None:
         result.duplicate += 1
-        result.changed_pages.add(story.story_id or story.id)  # its story's pages list the repost
+        result.changed_pages.add(story_id)  # its story's pages list the repost
 
 
 def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: list[Tag],
                 while_waiting: Callable[[], None] | None = None) -> Article | None:
-    """A new article on PostgreSQL in ONE statement: the row, its SearchDoc vector,
-    its tags and the stored counts of its tags and source. A single statement is
-    atomic by itself (autocommit), so an entry still succeeds or fails whole,
+    """A new article on PostgreSQL in ONE statement: its story, the row, its SearchDoc
+    vector, its tags and the stored counts of its tags and source. A single statement
+    is atomic by itself (autocommit), so an entry still succeeds or fails whole,
     while it costs one round trip instead of eight (BEGIN, SAVEPOINT, INSERT,
-    RELEASE, SearchDoc, tags, counters, COMMIT). The tag rows are locked in id
-    order (FOR NO KEY UPDATE) as ``_count_tagged`` does, so workers never deadlock.
+    RELEASE, SearchDoc, tags, counters, COMMIT). The story is looked up as the ORM
+    path's ``_Batch.story`` does, by the statement itself: nothing is loaded for it
+    before. The tag rows are locked in id order (FOR NO KEY UPDATE) as
+    ``_count_tagged`` does, so workers never deadlock.
     The same (source, guid), or the same canonical URL, stored by another worker a
     moment ago: ON CONFLICT DO NOTHING, no row, counted by ``_count_not_stored`` —
     as the IntegrityError path counts it."""
-    story = batch.story(p)
-    article = _new_article(source, p, story)
+    article = _new_article(source, p, None)
     # What the compiler does per value (pre_save, get_db_prep_save); the SQL text is the same for every row.
-    insert_params = [f.get_db_prep_save(f.pre_save(article, True), connection) for f in _insert_fields()]
-    insert_sql = _insert_sql()
+    insert_params = [f.get_db_prep_save(f.pre_save(article, True), connection)
+                     for f in _insert_fields() if f.attname != "story_id"]
     published = article.status == Article.Status.PUBLISHED
     tag_ids = sorted({t.pk for t in tags})
     doc, tagged = SearchDoc._meta.db_table, TaggedArticle._meta.db_table
+    # Typed: psycopg would send a small int as int2 and a larger one as int4, each a statement prepared anew.
+    story_params = [None] * 5 if p.simhash is None else [*(Int4(_band(p.simhash, i)) for i in range(4)), Int8(p.simhash)]
     parts = [
-        f"new AS ({insert_sql} RETURNING id)",
+        f"story AS ({_STORY_SQL})",
+        f"new AS ({_insert_sql()} RETURNING id, story_id)",
         f"doc AS (INSERT INTO {doc} (article_id, published_at, title, vector) SELECT id, %s, %s, %s::tsvector FROM new)",
     ]
-    params = [*insert_params, article.published_at, article.title[:500], p.search_vector]
+    params = [*story_params[:4], timezone.now() - NEAR_DUPLICATE_WINDOW, source.pk, Article.Status.PUBLISHED,
+              story_params[4], NEAR_DUPLICATE_DISTANCE,
+              *insert_params, article.published_at, article.title[:500], p.search_vector]
     if tag_ids:
         # The tag timeline's copy of the list position (migration 0010): this statement's own
         # article is invisible to the tagging rows' trigger, so the values come with them.
         parts.append(f"tagged AS (INSERT INTO {tagged} (content_object_id, tag_id, published_at, pinned, listed) "
-                     f"SELECT new.id, t, %s, false, %s FROM new, unnest(%s::int[]) AS t ON CONFLICT DO NOTHING)")
-        params += [article.published_at, published and article.story_id is None, tag_ids]
+                     f"SELECT new.id, t, %s, false, %s AND new.story_id IS NULL FROM new, unnest(%s::int[]) AS t "
+                     f"ON CONFLICT DO NOTHING)")
+        params += [article.published_at, published, tag_ids]
     if published and tag_ids:
         parts.append(f"tag_counts AS ({_COUNT_TAGGED_SQL} AND EXISTS (SELECT 1 FROM new))")
         params.append(tag_ids)
@@ -523,7 +572,7 @@ def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: 
                      f"WHERE id = %s AND EXISTS (SELECT 1 FROM new))")
         params.append(source.pk)
     # Prepared once per connection; the body and vector travel as parameters.
-    sql = "WITH " + ", ".join(parts) + " SELECT id FROM new"
+    sql = "WITH " + ", ".join(parts) + " SELECT id, story_id FROM new"
     sent = send_statement(sql, params) if while_waiting is not None else None
     if sent is not None:
         try:
@@ -537,9 +586,9 @@ def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: 
     if row is None:
         _count_not_stored(source, p, result)
         return None
-    article.pk = row[0]
+    article.pk, article.story_id = row
     article._state.adding = False
-    _count_new(article, story, result)
+    _count_new(article, article.story_id, result)
     return article
 
 
@@ -638,9 +687,10 @@ def _insert_fields() -> list:
 
 @lru_cache(maxsize=1)
 def _insert_sql() -> str:
-    """``INSERT … ON CONFLICT DO NOTHING`` of one Article row as Django compiles it. The
-    text depends on the columns only (no field of Article has a per-value placeholder),
-    so it is compiled once, not once per entry."""
+    """``INSERT … ON CONFLICT DO NOTHING`` of one Article row as Django compiles it, with
+    the story the statement's ``story`` part found in place of a story_id value. The text
+    depends on the columns only (no field of Article has a per-value placeholder), so it
+    is compiled once, not once per entry."""
     from django.db.models.constants import OnConflict
     from django.db.models.sql import InsertQuery
 
@@ -649,7 +699,25 @@ def _insert_sql() -> str:
     query = InsertQuery(Article, on_conflict=OnConflict.IGNORE)
     query.insert_values(fields, [Article()])
     [(sql, _params)] = query.get_compiler(connection=connection).as_sql()
-    return sql
+    head, values = sql.split(" VALUES (", 1)
+    placeholders, tail = values.split(")", 1)
+    slots = placeholders.split(", ")
+    assert len(slots) == len(fields) and set(slots) == {"%s"}, sql
+    slots[[f.attname for f in fields].index("story_id")] = "(SELECT id FROM story)"
+    return f"{head} VALUES ({', '.join(slots)}){tail}"
+
+
+# A new article's story (the ORM path's _Batch.story in SQL): among the first STORY_CANDIDATES
+# published articles (by id) of *other* sources fetched in the window that share one of its
+# SimHash bands, the first within NEAR_DUPLICATE_DISTANCE bits; the story is that one's, or it.
+# Parameters: the four bands, since, the source, 'published', the SimHash, the distance.
+_STORY_SQL = (
+    f"SELECT coalesce(c.story_id, c.id) AS id FROM ("
+    f"SELECT id, story_id, simhash FROM {Article._meta.db_table} "
+    f"WHERE (sim_band0 = %s OR sim_band1 = %s OR sim_band2 = %s OR sim_band3 = %s) "
+    f"AND fetched_at >= %s AND source_id <> %s AND status = %s ORDER BY id LIMIT {STORY_CANDIDATES}) AS c "
+    f"WHERE bit_count((c.simhash # %s)::bit(64)) <= %s ORDER BY c.id LIMIT 1"
+)
 
 
 def _leave_published(article: Article) -> None:
@@ -772,14 +840,15 @@ def _failed(source, entry: EntryData, exc: Exception, result: IngestResult) -> N
 def ingest(source, entries) -> IngestResult:
     """Store entries for a source. Never raises for one bad entry: it is logged and counted.
 
-    On PostgreSQL (outside a transaction) the entries are prepared a few at a time:
-    while a new entry's INSERT runs on the server, the next entry is prepared here
-    (``_insert_new``'s ``while_waiting``), and each part's lookups are loaded when
-    the part before it is stored."""
+    On PostgreSQL (outside a transaction) a new entry is one statement (``_insert_new``),
+    and while the server runs it the next entry is prepared here (its ``while_waiting``).
+    Nothing else waits on the server: the stored rows the entries may be are loaded in
+    one query before the first is prepared (the raw entries have their keys), a new
+    article's statement finds its story itself, and tags come from a memo."""
     result = IngestResult()
     ctx = _Context(source)
     todo = deque(_changed_entries(source, list(entries), ctx, result))
-    ready: list[tuple[EntryData, Prepared]] = []
+    ready: deque[tuple[EntryData, Prepared]] = deque()
 
     def prepare_next(count: int = 1) -> None:
         for _ in range(min(count, len(todo))):
@@ -791,35 +860,33 @@ def ingest(source, entries) -> IngestResult:
             except Exception as exc:  # one broken entry must not cost the others
                 _failed(source, entry, exc, result)
 
-    overlap = (connection.vendor == "postgresql" and not connection.in_atomic_block
-               and settings.NEWSROOM_INGEST_OVERLAP and len(todo) > 1)
+    one_statement = connection.vendor == "postgresql" and not connection.in_atomic_block
+    overlap = one_statement and settings.NEWSROOM_INGEST_OVERLAP and len(todo) > 1
+    batch = _Batch(source, ctx.new_words, ctx.vocabulary if todo else None)
+    if one_statement:
+        batch.load(todo)
     if overlap:
-        # What preparing reads from the database is read now, not while a statement is in flight.
-        ctx.vocabulary  # noqa: B018
-        warm_tokenizer()
-    batch = _Batch(source, ctx.new_words)
-    # A part is prepared before its first entry is stored, and its lookups cost a few round
-    # trips: about √(4n) entries a part balances those against the INSERTs left unoverlapped.
-    part_size = math.ceil(math.sqrt(4 * len(todo))) if overlap else len(todo)
+        warm_tokenizer()  # what preparing reads from the database is read now, not while a statement is in flight
+    else:
+        prepare_next(len(todo))
+        if not one_statement:
+            batch.add([p for _, p in ready])  # the ORM path's lookups, story candidates included
     while ready or todo:
         if not ready:
-            prepare_next(part_size)
+            prepare_next()
             continue
-        part = list(ready)
-        ready.clear()
-        batch.add([p for _, p in part])
-        for entry, p in part:
-            try:
-                article = _store_retrying(source, p, result, batch, while_waiting=prepare_next if overlap else None)
-                if article is not None:
-                    result.article_ids.append(article.pk)
-            except SoftTimeLimitExceeded:
-                # The fetch task's soft time limit: stop here, before the hard limit kills the
-                # worker. What is stored stays (each entry commits on its own), the source
-                # records a timeout, and its next fetch goes on with the entries not stored yet.
-                raise
-            except Exception as exc:
-                _failed(source, entry, exc, result)
+        entry, p = ready.popleft()
+        try:
+            article = _store_retrying(source, p, result, batch, while_waiting=prepare_next if overlap else None)
+            if article is not None:
+                result.article_ids.append(article.pk)
+        except SoftTimeLimitExceeded:
+            # The fetch task's soft time limit: stop here, before the hard limit kills the
+            # worker. What is stored stays (each entry commits on its own), the source
+            # records a timeout, and its next fetch goes on with the entries not stored yet.
+            raise
+        except Exception as exc:
+            _failed(source, entry, exc, result)
     if ctx.new_words:
         load_user_words(ctx.new_words)  # one tokenizer rebuild per run, not one per new tag
     related.schedule_refresh(result.article_ids)
@@ -835,4 +902,5 @@ def ingest(source, entries) -> IngestResult:
             roots = {a.story_id or a.pk for a in Article.objects.filter(pk__in=pages).only("id", "story_id")}
             pages |= roots | set(Article.objects.filter(story_id__in=roots).values_list("id", flat=True))
         transaction.on_commit(lambda: bump_articles(pages, lists=True))
+        search.schedule_merge()
     return result

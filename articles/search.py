@@ -38,6 +38,7 @@ ordered by date, no ranking. Fine for a demo-sized corpus.
 """
 from __future__ import annotations
 
+import logging
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ from articles.text.sanitize import html_to_text
 from articles.text.tokenizer import search_tokens, segment
 from newsroom.db import statement_rows
 from newsroom.speedups import speedups as _speedups
+
+log = logging.getLogger(__name__)
 
 MAX_INDEX_CHARS = 60_000
 MAX_QUERY_CHARS = 100
@@ -282,6 +285,42 @@ def store_vector(article: Article, vector: str | None) -> None:
             "vector = EXCLUDED.vector",
             [article.pk, article.published_at, article.title[:500], vector],
         )
+
+
+# The GIN index of SearchDoc.vector (migration 0007). New vectors wait in its pending
+# list until merge_pending runs on the maintenance queue (migration 0012).
+SEARCH_INDEX = "searchdoc_vector_gin"
+MERGE_AFTER_SECONDS = 10
+
+
+def merge_pending() -> int:
+    """Merge the search index's pending list into the index (PostgreSQL); the pages merged.
+    Ingest goes on meanwhile: an INSERT only appends to the list."""
+    if not _is_postgres():
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [SEARCH_INDEX])
+        return cursor.fetchone()[0]
+
+
+def schedule_merge() -> None:
+    """Once the current transaction commits: have the maintenance queue merge the pending
+    list MERGE_AFTER_SECONDS from now — one task for every fetch in those seconds, so a
+    vector waits there at most that long and the ingest that stored it never merges it."""
+    if _is_postgres():
+        transaction.on_commit(_enqueue_merge)
+
+
+def _enqueue_merge() -> None:
+    from django.core.cache import cache
+
+    from articles.tasks import merge_search_index
+
+    try:
+        if cache.add("search-merge-queued", 1, timeout=MERGE_AFTER_SECONDS):
+            merge_search_index.apply_async(countdown=MERGE_AFTER_SECONDS, expires=MERGE_AFTER_SECONDS + 600)
+    except Exception:  # Redis is away: the list still merges, at a vacuum or an INSERT that overfills it
+        log.warning("could not queue the search index merge", exc_info=True)
 
 
 def reindex(article: Article) -> None:

@@ -79,11 +79,36 @@ def tag_get_or_create(*, name: str, new_words: list[str] | None = None) -> Tag |
     return tag_resolve(name=display)
 
 
-def tags_resolve_many(names: Iterable[str]) -> dict[str, Tag]:
+# What tags_resolve_many found, for the vocabulary it was found under (see there).
+_resolved: tuple[Vocabulary | None, dict[str, Tag]] = (None, {})
+
+
+def tags_resolve_many(names: Iterable[str], *, vocabulary: Vocabulary | None = None) -> dict[str, Tag]:
     """tag_resolve for many names at once (an ingest call's entries share most
     of theirs): two to four queries in all. Returns name → tag for the names an
-    existing tag answers to; the others are for tag_get_or_create."""
-    displays = {name: normalize_tag_name(name) for name in dict.fromkeys(names)}
+    existing tag answers to; the others are for tag_get_or_create.
+
+    With ``vocabulary`` (what ``tag_vocabulary()`` returned to the caller just now)
+    the names found are kept for the next call with the same vocabulary: it is the
+    same object only while the tags and aliases are unchanged (on PostgreSQL), so
+    what a name resolves to is unchanged too, and a worker's fetches stop asking
+    for the same few hundred names. Only the tags' ids are meant to be used: their
+    stored counts move on without them."""
+    global _resolved
+    memo: dict[str, Tag] = {}
+    if vocabulary is not None:
+        if _resolved[0] is not vocabulary:
+            _resolved = (vocabulary, {})
+        memo = _resolved[1]
+    names = list(dict.fromkeys(names))
+    found = {name: memo[name] for name in names if name in memo}
+    fresh = _resolve_many(name for name in names if name not in found)
+    memo.update(fresh)
+    return found | fresh
+
+
+def _resolve_many(names: Iterable[str]) -> dict[str, Tag]:
+    displays = {name: normalize_tag_name(name) for name in names}
     found = _lookup_many({d for d in displays.values() if d})
     # As tag_resolve: a name no tag answers to may still mean a shipped canonical one (nvidia → NVIDIA).
     canonicals = {d: _canonical_name(d) for d in displays.values() if d and d not in found}
@@ -151,8 +176,8 @@ def tag_vocabulary() -> Vocabulary:
     shipped synonym table, overridden by the database's tags and aliases.
 
     Kept per process while the tags and aliases are the same (on PostgreSQL one
-    small query says so: counts and a hash of names and alias targets, which a
-    rolled-back tag never changes). Loading it and its prefix set costs every
+    small query says so: counts, a hash of names and alias targets, and how far
+    their id sequences have gone). Loading it and its prefix set costs every
     ingest call ~10 ms at a few thousand tags; the check costs ~1 ms."""
     global _vocabulary_cached
     version = _vocabulary_version()
@@ -167,10 +192,16 @@ def tag_vocabulary() -> Vocabulary:
 def _vocabulary_version() -> tuple | None:
     if connection.vendor != "postgresql":
         return None
+    # The id sequences only ever grow: a state from before a tag or alias was created never
+    # comes back (deleting the newest ones would bring back the counts and max ids), so
+    # neither does a vocabulary, nor what tags_resolve_many kept with it.
+    tags, aliases = Tag._meta.db_table, TagAlias._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT (SELECT (count(*), max(id), sum(hashtext(name))) FROM {Tag._meta.db_table}), "
-            f"(SELECT (count(*), max(id), sum(hashtext(alias || ':' || tag_id))) FROM {TagAlias._meta.db_table})"
+            f"SELECT (SELECT (count(*), max(id), sum(hashtext(name))) FROM {tags}), "
+            f"(SELECT (count(*), max(id), sum(hashtext(alias || ':' || tag_id))) FROM {aliases}), "
+            f"pg_sequence_last_value(pg_get_serial_sequence('{tags}', 'id')::regclass), "
+            f"pg_sequence_last_value(pg_get_serial_sequence('{aliases}', 'id')::regclass)"
         )
         return cursor.fetchone()
 

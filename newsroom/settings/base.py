@@ -195,6 +195,7 @@ CELERY_TASK_ROUTES = {
     "feeds.tasks.schedule_due_sources": {"queue": "maintenance"},
     "articles.tasks.*": {"queue": "process"},
     "articles.tasks.flush_counters": {"queue": "maintenance"},
+    "articles.tasks.merge_search_index": {"queue": "maintenance"},
 }
 CELERY_BEAT_SCHEDULE = {
     "schedule-due-sources": {

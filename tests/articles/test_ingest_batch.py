@@ -13,7 +13,7 @@ from django.utils import timezone
 from articles import ingest as ingest_module
 from articles import search
 from articles.ingest import ingest
-from articles.models import Article, RelatedArticle, SearchDoc, Tag
+from articles.models import Article, RelatedArticle, SearchDoc, Tag, TaggedArticle
 from articles.related import refreshed_in_process
 from articles.tasks import refresh_related_many
 from feeds.models import Source
@@ -193,10 +193,10 @@ def test_a_new_entry_in_one_statement_stores_what_the_orm_path_stores(prepared, 
     assert not connection.in_atomic_block
     with CaptureQueriesContext(connection) as queries:
         first = ingest(one_statement, entries("one"))
-    assert sum(q["sql"].startswith("WITH new AS (INSERT") for q in queries.captured_queries) == 3
+    assert sum(q["sql"].startswith("WITH story AS (") for q in queries.captured_queries) == 3
     assert not any(q["sql"].startswith("INSERT INTO articles_searchdoc") for q in queries.captured_queries)
     with connection.cursor() as cursor:  # this connection keeps the statement planned, or nothing
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH new AS (INSERT%%'")
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH story AS (%%'")
         assert (cursor.fetchone()[0] > 0) is prepared
     with transaction.atomic():
         second = ingest(orm, entries("orm"))
@@ -271,8 +271,7 @@ def _many(site: str) -> list[EntryData]:
 @pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "plain"])
 def test_preparing_the_next_entry_while_the_server_writes_stores_what_one_by_one_stores(prepared, settings, monkeypatch):
     """With INGEST_OVERLAP on, entry n+1 is prepared while entry n's INSERT runs on the
-    server, and lookups are loaded part by part: the same rows, tags, counts and errors
-    as waiting for each INSERT."""
+    server: the same rows, tags, counts and errors as waiting for each INSERT."""
     from articles.models import SpamRule
     from newsroom import db
 
@@ -316,9 +315,8 @@ def test_preparing_the_next_entry_while_the_server_writes_stores_what_one_by_one
     assert Tag.objects.get(name="GPU").articles_count == 2 * 8
 
 
-# Twelve entries: the first part (√(4·12) → 7) is prepared before storing starts; entry 9 is
-# prepared while entry 2's INSERT runs.
-_FIRST_PART = 7
+# Twelve entries, with overlap: entry 1 is prepared, then entry n + 1 while entry n's INSERT runs.
+_PREPARED_WHILE_2_IS_STORED = "urn:batch:3"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -332,7 +330,7 @@ def test_an_interruption_while_preparing_ahead_leaves_the_sent_entry_stored_and_
         pass
 
     def prepare(entry, ctx):
-        if entry.guid == f"urn:batch:{_FIRST_PART + 2}":  # prepared while entry 2's INSERT runs
+        if entry.guid == _PREPARED_WHILE_2_IS_STORED:
             raise Stop()
         return real_prepare(entry, ctx)
 
@@ -361,7 +359,7 @@ def test_the_fetch_tasks_time_limit_stops_ingest_and_the_source_shows_a_timeout(
     real_prepare = ingest_module.prepare_entry
 
     def prepare(entry, ctx):
-        if entry.guid == f"urn:batch:{_FIRST_PART + 2}":
+        if entry.guid == _PREPARED_WHILE_2_IS_STORED:
             raise SoftTimeLimitExceeded()
         return real_prepare(entry, ctx)
 
@@ -373,7 +371,7 @@ def test_the_fetch_tasks_time_limit_stops_ingest_and_the_source_shows_a_timeout(
     monkeypatch.setattr(ingest_module, "prepare_entry", prepare)
     outcome = source_fetch(source=source, content=feed.encode(), content_type="application/rss+xml")
     assert (outcome.status, outcome.error_kind) == ("error", "timeout")
-    # Stored before the limit: with overlap the first entries (prepared a part at a time),
+    # Stored before the limit: with overlap the entries before the one being prepared,
     # without it none (every entry is prepared before the first is stored).
     stored_first = ["urn:batch:1", "urn:batch:2"] if overlap else []
     assert sorted(Article.objects.values_list("guid", flat=True)) == stored_first
@@ -451,3 +449,107 @@ def test_a_sent_insert_that_comes_back_a_deadlock_victim_is_retried(settings, mo
     assert Article.objects.count() == SearchDoc.objects.count() == 4
     source.refresh_from_db()
     assert source.article_count == 4 and Tag.objects.get(name="芯片").articles_count == 4
+
+
+def _signed(value: int) -> int:
+    value &= (1 << 64) - 1
+    return value - (1 << 64) if value >> 63 else value
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_one_statement_finds_the_story_the_orm_path_finds():
+    """A new article's statement looks its story up itself (``_STORY_SQL``). Against
+    stored rows made to catch every rule — other sources only, published only, fetched
+    in the window, the first STORY_CANDIDATES band matches by id, within the distance,
+    a match's own story — it answers as ``_Batch.story`` does, for hashes near and far."""
+    import random
+    from types import SimpleNamespace
+
+    rng = random.Random(11)
+    mine, other, third = _source("mine"), _source("other"), _source("third")
+    base = rng.getrandbits(64)
+    old = timezone.now() - ingest_module.NEAR_DUPLICATE_WINDOW - timedelta(days=1)
+    rows = []
+    for n in range(300):  # more than STORY_CANDIDATES share a band with base
+        flips = rng.choice([0, 1, 2, 3, 4, 5, 8, 20])
+        value = base
+        for bit in rng.sample(range(64), flips):
+            value ^= 1 << bit
+        if rng.random() < 0.3:
+            value = (value & ~0xFFFF) | rng.getrandbits(16)  # band 0 differs: fewer bands shared
+        value = _signed(value)
+        rows.append(Article(
+            source=rng.choice([mine, other, other, third]), guid=f"urn:story:{n}", guid_hash=f"{n:040x}",
+            title=f"候选{n}", body="<p>候选</p>", simhash=value,
+            **{f"sim_band{i}": ingest_module._band(value, i) for i in range(4)},
+            status=rng.choice([Article.Status.PUBLISHED] * 4 + [Article.Status.PENDING, Article.Status.HIDDEN]),
+            fetched_at=old if rng.random() < 0.15 else timezone.now()))
+    Article.objects.bulk_create(rows)
+    stored = list(Article.objects.order_by("id"))
+    for article in rng.sample(stored, 20):  # some matches are reposts themselves: their story is the root's
+        article.story_id = rng.choice(stored[:10]).pk
+        article.save(update_fields=["story_id"])
+
+    batch = ingest_module._Batch(mine, [])
+    batch.story_candidates = batch._load_story_candidates([SimpleNamespace(simhash=_signed(base))])
+    assert len(batch.story_candidates) > ingest_module.STORY_CANDIDATES  # the limit is in play
+    answered = []
+    for _ in range(300):
+        probe = base
+        for bit in rng.sample(range(64), rng.choice([0, 1, 2, 3, 4, 6])):
+            probe ^= 1 << bit
+        p = SimpleNamespace(simhash=_signed(probe))
+        batch.story_candidates = batch._load_story_candidates([p])
+        story = batch.story(p)
+        expected = (story.story_id or story.id) if story else None
+        since = timezone.now() - ingest_module.NEAR_DUPLICATE_WINDOW
+        with connection.cursor() as cursor:
+            cursor.execute(ingest_module._STORY_SQL, [*(ingest_module._band(p.simhash, i) for i in range(4)), since, mine.pk,
+                                                      Article.Status.PUBLISHED, p.simhash, ingest_module.NEAR_DUPLICATE_DISTANCE])
+            row = cursor.fetchone()
+        assert (row[0] if row else None) == expected, p.simhash
+        answered.append(expected)
+    assert any(answered) and None in answered  # both kinds of answer were asked for
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_repost_stored_in_one_statement_joins_the_story_and_leaves_the_tag_lists():
+    body = "".join(f"<p>{CHIP[3:-4]}第{i}段：昇腾与英伟达的推理芯片在数据中心展开竞争，价格与生态都是关键。</p>" for i in range(6))
+    assert not connection.in_atomic_block
+    original = ingest(_source("a"), [_entry(1, "推理芯片竞争加剧", body)]).article_ids[0]
+    repost = ingest(_source("b"), [_entry(2, "转载：推理芯片竞争加剧", "<p>某公众号 11 月 19 日消息，</p>" + body),
+                                   _entry(3, "另一条：昇腾推理芯片量产", CHIP_2)])
+    assert (repost.new, repost.duplicate) == (2, 1)
+    copy, alone = Article.objects.filter(pk__in=repost.article_ids).order_by("guid")
+    assert (copy.story_id, alone.story_id) == (original, None)
+    assert original in repost.changed_pages  # the story's pages list the repost
+    chips = Tag.objects.get(name="芯片")
+    listed = dict(TaggedArticle.objects.filter(tag=chips).values_list("content_object_id", "listed"))
+    assert listed == {original: True, copy.pk: False, alone.pk: True}  # a repost is listed under its story only
+    assert chips.articles_count == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stored_vectors_are_merged_into_the_search_index_by_the_maintenance_queue(monkeypatch):
+    """Ingest leaves the search index's pending list to a maintenance task, queued once
+    for all the fetches of MERGE_AFTER_SECONDS; until it runs, search finds the articles
+    in the list, and after it, in the index."""
+    from django.core.cache import cache
+
+    from articles.tasks import merge_search_index
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [search.SEARCH_INDEX])
+        assert "gin_pending_list_limit=16384" in cursor.fetchone()[0]  # migration 0012
+    search.merge_pending()
+    queued = []
+    monkeypatch.setattr(merge_search_index, "apply_async", lambda **options: queued.append(options))
+    cache.delete("search-merge-queued")
+    a, b = _source("a"), _source("b")
+    ingest(a, [_entry(1, "英伟达发布Blackwell推理芯片", CHIP)])
+    ingest(b, [_entry(2, "昇腾推理芯片量产", CHIP_2)])
+    ingest(a, [_entry(1, "英伟达发布Blackwell推理芯片", CHIP)])  # nothing new: nothing to merge
+    assert [o["countdown"] for o in queued] == [search.MERGE_AFTER_SECONDS]
+    assert search.search_articles("推理芯片").count() == 2  # read from the pending list
+    assert merge_search_index.run() > 0 and search.merge_pending() == 0
+    assert search.search_articles("推理芯片").count() == 2 and search.search_articles("昇腾").count() == 1

@@ -235,3 +235,39 @@ def test_the_tag_vocabulary_is_reused_until_tags_or_aliases_change():
     except RuntimeError:
         pass
     assert tag_key("光子芯片") not in tag_vocabulary()  # a rolled-back tag is not remembered
+
+
+def test_names_resolved_under_a_vocabulary_are_not_asked_for_again_until_it_changes():
+    """Ingest resolves each entry's tag names; a worker's fetches share most of them. What
+    was found is kept with the vocabulary it was found under, and dropped with it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from articles.tags import tag_get_or_create, tag_merge, tag_vocabulary, tags_resolve_many
+
+    chips, gpu = tag_get_or_create(name="芯片"), tag_get_or_create(name="GPU")
+    vocabulary = tag_vocabulary()
+    assert tags_resolve_many(["芯片", "gpu", "没有这个标签"], vocabulary=vocabulary) == {"芯片": chips, "gpu": gpu}
+    with CaptureQueriesContext(connection) as queries:
+        assert tags_resolve_many(["芯片", "gpu"], vocabulary=vocabulary) == {"芯片": chips, "gpu": gpu}
+    assert not queries.captured_queries
+    with CaptureQueriesContext(connection) as queries:  # a name nothing answered to is asked for again
+        assert tags_resolve_many(["没有这个标签"], vocabulary=vocabulary) == {}
+    assert queries.captured_queries
+    with CaptureQueriesContext(connection) as queries:  # no vocabulary, no memo
+        assert tags_resolve_many(["芯片"]) == {"芯片": chips}
+    assert queries.captured_queries
+
+    accelerators = tag_get_or_create(name="加速卡")
+    tag_merge(source=gpu, target=accelerators)  # an editor merges GPU away: a new vocabulary, a new memo
+    changed = tag_vocabulary()
+    assert changed is not vocabulary
+    assert tags_resolve_many(["芯片", "gpu"], vocabulary=changed) == {"芯片": chips, "gpu": accelerators}
+
+    # A tag made after the vocabulary was read, resolved under it, then deleted: counts and max
+    # ids are back to what they were, but not the id sequence, so that vocabulary is gone for good.
+    late = tag_get_or_create(name="光刻机")
+    assert tags_resolve_many(["光刻机"], vocabulary=changed) == {"光刻机": late}
+    late.delete()
+    assert tag_vocabulary() is not changed
+    assert tags_resolve_many(["光刻机"], vocabulary=tag_vocabulary()) == {}
