@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from psycopg.types.numeric import Int4, Int8
@@ -541,8 +541,9 @@ def _insert_new(source, p: Prepared, result: IngestResult, batch: _Batch, tags: 
     as the IntegrityError path counts it."""
     article = _new_article(source, p, None)
     # What the compiler does per value (pre_save, get_db_prep_save); the SQL text is the same for every row.
-    insert_params = [f.get_db_prep_save(f.pre_save(article, True), connection)
-                     for f in _insert_fields() if f.attname != "story_id"]
+    # The connection itself, not django.db.connection: that proxy looks it up again at every use.
+    db = connections[DEFAULT_DB_ALIAS]
+    insert_params = [f.get_db_prep_save(f.pre_save(article, True), db) for f in _insert_fields() if f.attname != "story_id"]
     published = article.status == Article.Status.PUBLISHED
     tag_ids = sorted({t.pk for t in tags})
     doc, tagged = SearchDoc._meta.db_table, TaggedArticle._meta.db_table

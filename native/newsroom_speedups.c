@@ -10,6 +10,10 @@ does not: same algorithm, same order, same output.
       ``body`` arrive width-folded and lowercased (the caller does it, as
       _runs does), the body already cut at MAX_INDEX_CHARS.
 
+  tag_runs(keys, vocabulary, prefixes, max_ngram) -> list[str]
+      articles.text.tagging._matches over keys already made by tag_keys: the
+      longest vocabulary run at each key, else the tags inside a compound.
+
   simhash_bits(weights, hashes) -> int
       articles.text.simhash: bit b of the unsigned 64-bit value is set when
       the sum, in order, of weight * (+1.0 if hash bit b is set else -1.0)
@@ -526,6 +530,151 @@ done:
     return result;
 }
 
+/* --- tag_runs: articles.text.tagging._matches ------------------------------- */
+
+/* _ALL_HAN_RE of tagging: CJK Extension A and Unified Ideographs only. */
+static int all_tag_han(PyObject *s) {
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (!((c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff)))
+            return 0;
+    }
+    return n > 0;
+}
+
+/* vocabulary.get(key) if it is true, else NULL (no error) or NULL with an error set. */
+static PyObject *vocab_hit(PyObject *vocabulary, PyObject *key) {
+    PyObject *canonical = PyDict_GetItemWithError(vocabulary, key); /* borrowed */
+    if (!canonical)
+        return NULL;
+    int truth = PyObject_IsTrue(canonical);
+    if (truth < 0)
+        return NULL;
+    return truth ? canonical : NULL;
+}
+
+/* _inner_matches: tags inside a compound the dictionary keeps whole, longest first, non-overlapping. */
+static int inner_matches(PyObject *token, PyObject *vocabulary, PyObject *found) {
+    Py_ssize_t len = PyUnicode_GET_LENGTH(token);
+    char *taken = PyMem_Calloc(len ? len : 1, 1);
+    if (!taken) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int rc = 0;
+    for (Py_ssize_t size = len - 1; size > 1 && rc == 0; size--) {
+        for (Py_ssize_t start = 0; start + size <= len; start++) {
+            int busy = 0;
+            for (Py_ssize_t k = start; k < start + size; k++)
+                busy |= taken[k];
+            if (busy)
+                continue;
+            PyObject *part = PyUnicode_Substring(token, start, start + size);
+            if (!part) {
+                rc = -1;
+                break;
+            }
+            PyObject *canonical = vocab_hit(vocabulary, part);
+            Py_DECREF(part);
+            if (!canonical) {
+                if (PyErr_Occurred()) {
+                    rc = -1;
+                    break;
+                }
+                continue;
+            }
+            if (PyList_Append(found, canonical) < 0) {
+                rc = -1;
+                break;
+            }
+            memset(taken + start, 1, size);
+        }
+    }
+    PyMem_Free(taken);
+    return rc;
+}
+
+/* tag_runs(keys, vocabulary, prefixes, max_ngram) -> the canonical names _matches finds: at each
+   key the longest run of up to max_ngram keys that is a vocabulary key, the run grown only while
+   it is in ``prefixes``; else the tags inside an all-Han key of 3+ characters. */
+static PyObject *tag_runs(PyObject *self, PyObject *args) {
+    PyObject *keys, *vocabulary, *prefixes;
+    Py_ssize_t max_ngram;
+    if (!PyArg_ParseTuple(args, "O!O!On:tag_runs", &PyList_Type, &keys, &PyDict_Type, &vocabulary, &prefixes,
+                          &max_ngram))
+        return NULL;
+    if (!PyAnySet_Check(prefixes)) {
+        PyErr_SetString(PyExc_TypeError, "prefixes must be a set or frozenset");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyUnicode_Check(PyList_GET_ITEM(keys, i))) {
+            PyErr_SetString(PyExc_TypeError, "keys must be str");
+            return NULL;
+        }
+    }
+    PyObject *found = PyList_New(0);
+    if (!found)
+        return NULL;
+    Py_ssize_t i = 0;
+    while (i < n) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        int starts = PySet_Contains(prefixes, key);
+        if (starts < 0)
+            goto fail;
+        Py_ssize_t best_n = 0;
+        PyObject *best = NULL; /* borrowed from vocabulary */
+        if (starts) {
+            /* _longest_by_prefix */
+            Py_ssize_t limit = n - i < max_ngram ? n - i : max_ngram;
+            PyObject *run = key;
+            Py_INCREF(run);
+            for (Py_ssize_t m = 1; m <= limit; m++) {
+                if (m > 1) {
+                    PyObject *longer = PyUnicode_Concat(run, PyList_GET_ITEM(keys, i + m - 1));
+                    Py_DECREF(run);
+                    if (!longer)
+                        goto fail;
+                    run = longer;
+                    int more = PySet_Contains(prefixes, run);
+                    if (more < 0) {
+                        Py_DECREF(run);
+                        goto fail;
+                    }
+                    if (!more)
+                        break;
+                }
+                PyObject *canonical = vocab_hit(vocabulary, run);
+                if (canonical) {
+                    best = canonical;
+                    best_n = m;
+                } else if (PyErr_Occurred()) {
+                    Py_DECREF(run);
+                    goto fail;
+                }
+            }
+            Py_DECREF(run);
+        }
+        if (best) {
+            if (PyList_Append(found, best) < 0)
+                goto fail;
+            i += best_n;
+        } else {
+            if (PyUnicode_GET_LENGTH(key) >= 3 && all_tag_han(key) && inner_matches(key, vocabulary, found) < 0)
+                goto fail;
+            i += 1;
+        }
+    }
+    return found;
+fail:
+    Py_DECREF(found);
+    return NULL;
+}
+
 static PyObject *constants(PyObject *self, PyObject *unused) {
     return Py_BuildValue("{s:i,s:i,s:i,s:i,s:i}", "MAX_POSITION", MAX_POSITION, "WRAP_JOINED", WRAP_JOINED, "CLAMP",
                          CLAMP, "MAX_POSITIONS_PER_LEXEME", MAX_POSITIONS_PER_LEXEME, "MAX_LEXEME_BYTES",
@@ -537,6 +686,8 @@ static PyMethodDef methods[] = {
      "build_vector(title, body, title_tokens, body_tokens) -> tsvector literal (articles.search)"},
     {"simhash_bits", simhash_bits, METH_VARARGS,
      "simhash_bits(weights, hashes) -> unsigned 64-bit SimHash (articles.text.simhash)"},
+    {"tag_runs", tag_runs, METH_VARARGS,
+     "tag_runs(keys, vocabulary, prefixes, max_ngram) -> canonical tag names (articles.text.tagging._matches)"},
     {"constants", constants, METH_NOARGS, "The limits compiled in, for the tests to compare."},
     {NULL, NULL, 0, NULL},
 };

@@ -23,6 +23,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property, lru_cache
 
+from newsroom.speedups import speedups as _speedups
+
 from .normalize import strip_pinyin, to_simplified, to_simplified_many
 from .tokenizer import segment
 
@@ -126,11 +128,17 @@ def tag_key(name: str) -> str:
 def tag_keys(names: list[str]) -> list[str]:
     """``tag_key`` of each name: the names not keyed yet share one OpenCC call
     (an article's new words, one call each, cost more than the conversion)."""
-    missing = [name for name in dict.fromkeys(names) if name and name not in _KEYS]
+    keys = _KEYS
+    missing = [name for name in dict.fromkeys(names) if name not in keys]
+    if not missing:
+        try:
+            return list(map(keys.__getitem__, names))  # an article's words are mostly keyed already
+        except KeyError:  # another thread emptied _KEYS (_KEYS_MAX) meanwhile
+            pass
+    missing = [name for name in missing if name]
     if len(missing) > 1:
         for name, simplified in zip(missing, to_simplified_many([_before_t2s(n) for n in missing])):
             _remember_key(name, _KEY_DROP_RE.sub("", _display_form(simplified).casefold()))
-    keys = _KEYS
     return [keys[name] if name in keys else tag_key(name) for name in names]
 
 
@@ -200,6 +208,8 @@ def _matches(tokens: list[str], vocabulary: Mapping[str, str]) -> list[str]:
     """Canonical names for the longest vocabulary run starting at each token."""
     keys = tag_keys(tokens)
     prefixes = vocabulary.prefixes if isinstance(vocabulary, Vocabulary) else None
+    if prefixes is not None and _speedups is not None:
+        return _speedups.tag_runs(keys, vocabulary, prefixes, _MAX_NGRAM)  # the loop below, compiled
     found: list[str] = []
     i = 0
     while i < len(keys):

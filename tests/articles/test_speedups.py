@@ -13,12 +13,14 @@ import pytest
 
 from articles import search
 from articles.text import simhash as simhash_module
+from articles.text import tagging
 from articles.text.tokenizer import search_tokens
 
 
 def test_the_kernel_is_the_one_the_pipeline_uses():
     assert search._speedups is newsroom_speedups
     assert simhash_module._speedups is newsroom_speedups
+    assert tagging._speedups is newsroom_speedups
 
 
 def test_compiled_limits_are_the_python_ones():
@@ -108,3 +110,38 @@ def test_simhashes_are_the_python_ones(seed, monkeypatch):
 def test_simhash_of_nothing_to_weigh_is_zero_either_way(monkeypatch):
     assert simhash_module.simhash(["的", "a"]) == _simhash_python(["的", "a"], monkeypatch) == 0
     assert newsroom_speedups.simhash_bits([], []) == 0
+
+
+def _matches_python(tokens, vocabulary, monkeypatch) -> list[str]:
+    with monkeypatch.context() as patch:
+        patch.setattr(tagging, "_speedups", None)
+        return tagging._matches(tokens, vocabulary)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tag_runs_are_the_python_matches(seed, monkeypatch):
+    """Runs of up to four tokens, prefixes that lead nowhere, compounds holding tags
+    (longest first, never overlapping), Han at the edges of the ranges, empty keys."""
+    rnd = random.Random(seed)
+    pieces = ["英伟达", "推理", "芯片", "开源", "社区", "大模型", "rtx", "5090", "deep", "seek", "r1", "的", "", " ",
+              "\u3400甲", "乙\u9fff", "\uf900丙", "数据中心", "光刻机", "A", "b-c", "Ｎ", "云"]
+    for _ in range(40):
+        names = {"".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 4))) for _ in range(rnd.randint(1, 40))}
+        vocabulary = tagging.Vocabulary(tagging.build_vocabulary(names))
+        if rnd.random() < 0.3:
+            vocabulary[rnd.choice(list(vocabulary) or ["x"])] = ""  # a key whose name is empty: no match
+        for _ in range(20):
+            tokens = [rnd.choice(pieces + [n for n in names if len(n) < 8]) for _ in range(rnd.randint(0, 60))]
+            assert tagging._matches(tokens, vocabulary) == _matches_python(tokens, vocabulary, monkeypatch)
+
+
+def test_tag_runs_of_real_article_text_are_the_python_matches(monkeypatch):
+    from articles.tags import _default_vocabulary
+    from articles.text.tokenizer import segment
+
+    vocabulary = tagging.Vocabulary(_default_vocabulary())
+    text = ("英伟达发布Blackwell推理芯片，数据中心需求旺盛；开源社区的大模型DeepSeek-R1在昇腾上运行。"
+            "台积电3nm工艺、光刻机与HBM内存供不应求，AMD、Intel和高通也在AI PC上发力。") * 3
+    tokens = segment(text)
+    found = tagging._matches(tokens, vocabulary)
+    assert found and found == _matches_python(tokens, vocabulary, monkeypatch)
