@@ -10,14 +10,16 @@ does not: same algorithm, same order, same output.
       ``body`` arrive width-folded and lowercased (the caller does it, as
       _runs does), the body already cut at MAX_INDEX_CHARS.
 
+  simhash_tokens(tokens, ignored, idf_cache, idf, feature_hash) -> int
+      articles.text.simhash.simhash: the distinct tokens counted and weighed
+      (count * idf) in order of first appearance, then bit b of the unsigned
+      64-bit value is set when the sum, in order, of weight * (+1.0 if hash
+      bit b is set else -1.0) is > 0, which is the reference definition
+      (_float_bit).
+
   tag_runs(keys, vocabulary, prefixes, max_ngram) -> list[str]
       articles.text.tagging._matches over keys already made by tag_keys: the
       longest vocabulary run at each key, else the tags inside a compound.
-
-  simhash_bits(weights, hashes) -> int
-      articles.text.simhash: bit b of the unsigned 64-bit value is set when
-      the sum, in order, of weight * (+1.0 if hash bit b is set else -1.0)
-      is > 0, which is the reference definition (_float_bit).
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -478,40 +480,8 @@ done:
 
 /* --- SimHash bits ------------------------------------------------------------ */
 
-static PyObject *simhash_bits(PyObject *self, PyObject *args) {
-    PyObject *weights, *hashes;
-    if (!PyArg_ParseTuple(args, "OO:simhash_bits", &weights, &hashes))
-        return NULL;
-    PyObject *wseq = PySequence_Fast(weights, "weights must be a sequence");
-    if (!wseq)
-        return NULL;
-    PyObject *hseq = PySequence_Fast(hashes, "hashes must be a sequence");
-    if (!hseq) {
-        Py_DECREF(wseq);
-        return NULL;
-    }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(wseq);
-    PyObject *result = NULL;
-    double *w = NULL;
-    uint64_t *h = NULL;
-    if (PySequence_Fast_GET_SIZE(hseq) != n) {
-        PyErr_SetString(PyExc_ValueError, "weights and hashes differ in length");
-        goto done;
-    }
-    w = PyMem_Malloc((n ? n : 1) * sizeof(double));
-    h = PyMem_Malloc((n ? n : 1) * sizeof(uint64_t));
-    if (!w || !h) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        w[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(wseq, i));
-        if (w[i] == -1.0 && PyErr_Occurred())
-            goto done;
-        h[i] = PyLong_AsUnsignedLongLongMask(PySequence_Fast_GET_ITEM(hseq, i));
-        if (h[i] == (uint64_t)-1 && PyErr_Occurred())
-            goto done;
-    }
+/* Bit b set when the sum, in order, of w[i] * (+1.0 if bit b of h[i] else -1.0) is > 0. */
+static uint64_t bit_sums(const double *w, const uint64_t *h, Py_ssize_t n) {
     uint64_t value = 0;
     for (int bit = 0; bit < 64; bit++) {
         /* weight * ±1.0 is exactly ±weight: the same additions, in the same order, as _float_bit. */
@@ -521,12 +491,96 @@ static PyObject *simhash_bits(PyObject *self, PyObject *args) {
         if (total > 0)
             value |= (uint64_t)1 << bit;
     }
-    result = PyLong_FromUnsignedLongLong(value);
+    return value;
+}
+
+/* simhash_tokens(tokens, ignored, idf_cache, idf, feature_hash) -> the unsigned SimHash of
+   articles.text.simhash.simhash: each distinct token of 2+ characters not in ``ignored``, in
+   order of first appearance, weighs count * idf(token) (``idf_cache[token]`` where it holds
+   it), with the bits of feature_hash(token). */
+static PyObject *simhash_tokens(PyObject *self, PyObject *args) {
+    PyObject *tokens, *ignored, *idf_cache, *idf, *feature_hash;
+    if (!PyArg_ParseTuple(args, "O!OO!OO:simhash_tokens", &PyList_Type, &tokens, &ignored, &PyDict_Type, &idf_cache,
+                          &idf, &feature_hash))
+        return NULL;
+    if (!PyAnySet_Check(ignored)) {
+        PyErr_SetString(PyExc_TypeError, "ignored must be a set or frozenset");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(tokens);
+    PyObject *index = PyDict_New(); /* token -> its slot, in order of first appearance */
+    Py_ssize_t *counts = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
+    PyObject **distinct = PyMem_Malloc((n ? n : 1) * sizeof(PyObject *)); /* borrowed from tokens */
+    double *w = PyMem_Malloc((n ? n : 1) * sizeof(double));
+    uint64_t *h = PyMem_Malloc((n ? n : 1) * sizeof(uint64_t));
+    PyObject *result = NULL;
+    Py_ssize_t slots = 0, m = 0;
+    if (!index || !counts || !distinct || !w || !h) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *token = PyList_GET_ITEM(tokens, i);
+        PyObject *slot = PyDict_GetItemWithError(index, token);
+        if (slot) {
+            counts[PyLong_AsSsize_t(slot)]++;
+            continue;
+        }
+        if (PyErr_Occurred())
+            goto done;
+        PyObject *at = PyLong_FromSsize_t(slots);
+        if (!at || PyDict_SetItem(index, token, at) < 0) {
+            Py_XDECREF(at);
+            goto done;
+        }
+        Py_DECREF(at);
+        distinct[slots] = token;
+        counts[slots++] = 1;
+    }
+    for (Py_ssize_t i = 0; i < slots; i++) {
+        PyObject *token = distinct[i];
+        if (!PyUnicode_Check(token)) {
+            PyErr_SetString(PyExc_TypeError, "tokens must be str");
+            goto done;
+        }
+        if (PyUnicode_GET_LENGTH(token) < 2)
+            continue;
+        int skip = PySet_Contains(ignored, token);
+        if (skip < 0)
+            goto done;
+        if (skip)
+            continue;
+        double value;
+        PyObject *cached = PyDict_GetItemWithError(idf_cache, token);
+        if (cached) {
+            value = PyFloat_AsDouble(cached);
+        } else {
+            if (PyErr_Occurred())
+                goto done;
+            PyObject *computed = PyObject_CallOneArg(idf, token);
+            if (!computed)
+                goto done;
+            value = PyFloat_AsDouble(computed);
+            Py_DECREF(computed);
+        }
+        if (value == -1.0 && PyErr_Occurred())
+            goto done;
+        PyObject *hashed = PyObject_CallOneArg(feature_hash, token);
+        if (!hashed)
+            goto done;
+        h[m] = PyLong_AsUnsignedLongLongMask(hashed);
+        Py_DECREF(hashed);
+        if (h[m] == (uint64_t)-1 && PyErr_Occurred())
+            goto done;
+        w[m++] = (double)counts[i] * value; /* count * idf(token): an int times a float, as Python does it */
+    }
+    result = PyLong_FromUnsignedLongLong(m ? bit_sums(w, h, m) : 0);
 done:
+    Py_XDECREF(index);
+    PyMem_Free(counts);
+    PyMem_Free(distinct);
     PyMem_Free(w);
     PyMem_Free(h);
-    Py_DECREF(wseq);
-    Py_DECREF(hseq);
     return result;
 }
 
@@ -684,8 +738,8 @@ static PyObject *constants(PyObject *self, PyObject *unused) {
 static PyMethodDef methods[] = {
     {"build_vector", build_vector, METH_VARARGS,
      "build_vector(title, body, title_tokens, body_tokens) -> tsvector literal (articles.search)"},
-    {"simhash_bits", simhash_bits, METH_VARARGS,
-     "simhash_bits(weights, hashes) -> unsigned 64-bit SimHash (articles.text.simhash)"},
+    {"simhash_tokens", simhash_tokens, METH_VARARGS,
+     "simhash_tokens(tokens, ignored, idf_cache, idf, feature_hash) -> unsigned 64-bit SimHash of the tokens"},
     {"tag_runs", tag_runs, METH_VARARGS,
      "tag_runs(keys, vocabulary, prefixes, max_ngram) -> canonical tag names (articles.text.tagging._matches)"},
     {"constants", constants, METH_NOARGS, "The limits compiled in, for the tests to compare."},

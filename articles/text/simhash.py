@@ -116,14 +116,16 @@ def simhash(tokens: Iterable[str]) -> int:
     call there (within the rounding of the scaled weights, far wider than the
     float sum's own error) is decided by the float sum in token order, so the
     value is exactly the plain float loop's and stored hashes stay valid."""
-    from .tokenizer import idf_lookup
+    from .tokenizer import idf_lookup, idf_table
 
+    if _speedups is not None:  # all of it, compiled: the counting and weighing below, and the float loop
+        cache, idf = idf_table()
+        tokens = tokens if isinstance(tokens, list) else list(tokens)
+        return _to_signed(_speedups.simhash_tokens(tokens, _IGNORED, cache, idf, _cached_hash))
     idf = idf_lookup()
     weighted = [(count * idf(token), token) for token, count in Counter(tokens).items() if _is_feature(token)]
     if not weighted:
         return 0
-    if _speedups is not None:  # the float loop itself, compiled
-        return _to_signed(_speedups.simhash_bits([w for w, _ in weighted], [_cached_hash(t) for _, t in weighted]))
     acc = 0
     total = 0
     for weight, token in weighted:

@@ -262,6 +262,13 @@ def idf_lookup() -> Callable[[str], float]:
     return _segmenter().idf
 
 
+def idf_table() -> tuple[dict[str, float], Callable[[str], float]]:
+    """The current segmenter's IDF cache (read it, never write it) and its ``idf``, which
+    fills it: for compiled callers weighting many tokens (``idf`` for those not in it yet)."""
+    seg = _segmenter()
+    return seg._idf, seg.idf
+
+
 def _strip_token(token: str) -> str:
     # jieba keeps "." and "-" inside Latin runs ("Wi-Fi", "4.5"); at the edges
     # they are sentence punctuation ("GPU." / "-R1").

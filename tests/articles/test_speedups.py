@@ -86,8 +86,10 @@ def test_the_kernel_refuses_what_the_builder_never_passes():
         newsroom_speedups.build_vector("a", "b", [1], [])
     with pytest.raises(TypeError):
         newsroom_speedups.build_vector(b"a", "b", [], [])
-    with pytest.raises(ValueError):
-        newsroom_speedups.simhash_bits([1.0], [])
+    with pytest.raises(TypeError):
+        newsroom_speedups.simhash_tokens([1, "ab"], frozenset(), {}, float, hash)
+    with pytest.raises(TypeError):
+        newsroom_speedups.tag_runs(["a", None], {}, frozenset(), 4)
 
 
 def _simhash_python(tokens, monkeypatch) -> int:
@@ -109,7 +111,7 @@ def test_simhashes_are_the_python_ones(seed, monkeypatch):
 
 def test_simhash_of_nothing_to_weigh_is_zero_either_way(monkeypatch):
     assert simhash_module.simhash(["的", "a"]) == _simhash_python(["的", "a"], monkeypatch) == 0
-    assert newsroom_speedups.simhash_bits([], []) == 0
+    assert newsroom_speedups.simhash_tokens([], frozenset(), {}, float, hash) == 0
 
 
 def _matches_python(tokens, vocabulary, monkeypatch) -> list[str]:
