@@ -87,16 +87,19 @@ class _Segmenter:
         # One article's lines are cut for the index, the SimHash, its tags and its
         # keywords: each line once. Per instance, so new words invalidate it.
         self.cut_line = lru_cache(maxsize=_LINE_CACHE)(self._cut_line)
+        self.lower_line = lru_cache(maxsize=_LINE_CACHE)(self._lower_line)
         self.search_line = lru_cache(maxsize=_LINE_CACHE)(self._search_line)
 
     def _cut_line(self, line: str) -> tuple[str, ...]:
         return tuple(filter(None, map(_word, self.jieba.cut(line))))  # "" (punctuation) dropped, at C speed
 
+    def _lower_line(self, line: str) -> tuple[str, ...]:
+        return tuple(map(str.lower, self.cut_line(line)))
+
     def _search_line(self, line: str) -> tuple[str, ...]:
         has_word = self.jieba.has_word
         out: list[str] = []
-        for token in self.cut_line(line):
-            token = token.lower()
+        for token in self.lower_line(line):
             if len(token) >= 3 and _ALL_HAN_RE.match(token):
                 for n in (2, 3):
                     if len(token) > n:
@@ -307,7 +310,11 @@ def _cut(text: str, seg: _Segmenter) -> list[str]:
 def segment(text: str) -> list[str]:
     """Words of ``text``: user dictionary applied, punctuation/whitespace
     dropped, Latin lowercased (5G, 3nm, RTX4090 stay one token)."""
-    return [t.lower() for t in _cut(text, _segmenter())]
+    seg = _segmenter()
+    out: list[str] = []
+    for line in _lines(text):
+        out.extend(seg.lower_line(line))
+    return out
 
 
 def search_tokens(text: str) -> list[str]:
