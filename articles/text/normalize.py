@@ -160,6 +160,11 @@ def to_simplified(text: str) -> str:
     original), keeping ``PROTECTED_TERMS`` intact."""
     if not text or text.isascii() or _unchanged_by_t2s(text):
         return text
+    return _t2s(text)
+
+
+def _t2s(text: str) -> str:
+    """to_simplified of a text it has not ruled out."""
     convert = _get_converter().convert
     if not _PROTECTED_RE.search(text):
         return convert(text)
@@ -182,11 +187,11 @@ def to_simplified_many(texts: list[str]) -> list[str]:
     """``to_simplified`` of each text, in one OpenCC call for all of them (an
     article's text nodes: one call each cost more than the conversion)."""
     todo = [i for i, text in enumerate(texts) if text and not text.isascii() and not _unchanged_by_t2s(text)]
-    if len(todo) < 2 or any(_SEPARATOR in texts[i] for i in todo):
-        return [to_simplified(text) for text in texts]
-    parts = to_simplified(_SEPARATOR.join(texts[i] for i in todo)).split(_SEPARATOR)
-    if len(parts) != len(todo):  # never expected; separate calls are always right
-        return [to_simplified(text) for text in texts]
+    parts: list[str] = []
+    if len(todo) > 1 and not any(_SEPARATOR in texts[i] for i in todo):
+        parts = _t2s(_SEPARATOR.join(texts[i] for i in todo)).split(_SEPARATOR)
+    if len(parts) != len(todo):  # one text, one holding the separator, or (never expected) a lost one
+        parts = [_t2s(texts[i]) for i in todo]
     out = list(texts)
     for i, part in zip(todo, parts):
         out[i] = part
