@@ -179,6 +179,26 @@ class LineDoc:
 _URL_ATTRS = ("href", "src")
 
 
+_META_CONTENT_TYPE_RE = re.compile(r'<meta http-equiv="Content-Type"[^>]*>')
+
+
+def inner_html(root: etree._Element) -> str:
+    """The HTML of ``root``'s text, children and their tails, as ``lxml.html.tostring`` of
+    each child after the escaped text gives it (a ``<meta http-equiv="Content-Type">``
+    dropped too): one serialization of ``root`` with its own tags cut off, not one call
+    and one pass of that regex per child."""
+    if root.attrib:  # the roots here are bare; an attribute value may hold a ">"
+        parts = [html_lib.escape(root.text, quote=False)] if root.text else []
+        return "".join(parts + [lxml_html.tostring(child, encoding="unicode", with_tail=True) for child in root])
+    html = etree.tostring(root, encoding="unicode", method="html", with_tail=False)
+    start = html.find(">") + 1
+    end = html.rfind("</")
+    if start == 0 or end < start:  # an empty root serializes as <div></div>: never without tags
+        raise ValueError(f"unexpected serialization of <{root.tag}>")
+    inner = html[start:end]
+    return _META_CONTENT_TYPE_RE.sub("", inner) if "<meta" in inner else inner
+
+
 def serialize_children(root: etree._Element) -> str:
     """The HTML of ``root``'s content, with URL attributes byte-for-byte as
     they were: libxml2's HTML serializer percent-encodes non-ASCII characters
@@ -193,11 +213,7 @@ def serialize_children(root: etree._Element) -> str:
             if value is not None and not (value.isascii() and " " not in value):
                 el.set(attr, f"u{nonce}{len(originals)}z")
                 originals.append(value)
-    parts: list[str] = []
-    if root.text:
-        parts.append(html_lib.escape(root.text, quote=False))
-    parts += [lxml_html.tostring(child, encoding="unicode", with_tail=True) for child in root]
-    out = "".join(parts)
+    out = inner_html(root)
     if originals:
         out = re.sub(rf"u{nonce}(\d+)z", lambda m: html_lib.escape(originals[int(m.group(1))], quote=True), out)
     return out

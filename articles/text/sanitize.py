@@ -21,7 +21,7 @@ from lxml import etree, html as lxml_html
 
 from newsroom.entry import xml_safe
 
-from ._blocks import HTML_PARSER, fragment, new_element
+from ._blocks import HTML_PARSER, fragment, inner_html, new_element
 
 __all__ = ["HOTLINK_HOSTS", "TRACKER_HOSTS", "clean_html", "html_to_text", "is_hotlink_protected", "text_to_html"]
 
@@ -395,9 +395,7 @@ def _repair(html: str, base_url: str) -> str:
     _fix_images(root, base)
     _fix_links(root, base)
     _restructure(root)
-    parts = [html_lib.escape(root.text, quote=False)] if root.text else []
-    parts += [lxml_html.tostring(c, encoding="unicode", with_tail=True) for c in root]
-    return "".join(parts)
+    return inner_html(root)
 
 
 # --- nh3 (the security boundary) ---------------------------------------------

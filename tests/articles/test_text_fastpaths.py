@@ -245,3 +245,27 @@ def test_fragments_parse_as_lxml_html_does_with_classes_chosen_in_c(html):
     # The root, and so every element, lives in a document of our parser: no Python lookup per element.
     assert ours.getroottree().parser is HTML_PARSER
     assert all(isinstance(el, lxml_html.HtmlElement) for el in ours.iter() if isinstance(el.tag, str))
+
+
+def test_inner_html_is_each_child_serialized_after_the_escaped_text():
+    """One serialization of the root, its tags cut off, gives what lxml.html.tostring of
+    each child gave after the escaped leading text: entities, raw non-ASCII, comments,
+    void elements, a Content-Type <meta> dropped, and a root with attributes."""
+    import html as html_lib
+
+    from lxml import html as lxml_html
+
+    from articles.text._blocks import fragment, inner_html
+
+    def per_child(root):
+        parts = [html_lib.escape(root.text, quote=False)] if root.text else []
+        return "".join(parts + [lxml_html.tostring(c, encoding="unicode", with_tail=True) for c in root])
+
+    samples = ["", "只有文字 & <符号>", "<p>一\xa0段</p>尾巴<!-- 注释 --><br><img src='a.png' alt='x>y'>",
+               '前<meta http-equiv="Content-Type" content="text/html"><p>后</p>', "<table><tr><td>格</td></tr></table>",
+               "<p>a</p>" * 50 + "tail &amp; more"]
+    for sample in samples:
+        root = fragment(sample)
+        assert inner_html(root) == per_child(root), sample
+        root.set("title", "a>b")
+        assert inner_html(root) == per_child(root), sample
