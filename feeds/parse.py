@@ -37,6 +37,8 @@ import feedparser
 import feedparser.mixin
 import feedparser.urls
 
+from feeds import sax_buffered
+
 from newsroom.entry import EntryData, xml_safe
 
 # feedparser joins the document's base URI with each element's xml:base on every
@@ -45,6 +47,10 @@ from newsroom.entry import EntryData, xml_safe
 # Both are pure functions of their strings: remember the answers.
 feedparser.mixin.make_safe_absolute_uri = functools.lru_cache(maxsize=4096)(feedparser.urls.make_safe_absolute_uri)
 feedparser.mixin._urljoin = functools.lru_cache(maxsize=4096)(feedparser.urls._urljoin)
+
+# feedparser's XML reader, with expat's text buffered, inside parse_feed (feeds/sax_buffered.py).
+if "feeds.sax_buffered" not in feedparser.api.PREFERRED_XML_PARSERS:
+    feedparser.api.PREFERRED_XML_PARSERS.insert(0, "feeds.sax_buffered")
 
 try:
     import cchardet  # faust-cchardet
@@ -628,6 +634,19 @@ def _bozo_message(result: Any) -> str:
     return f"{type(exc).__name__}: {exc}" if exc is not None else "feed is not well-formed"
 
 
+def _feedparser_parse(data: bytes, url: str) -> Any:
+    return feedparser.parse(
+        io.BytesIO(data),  # a stream: feedparser must never open URLs or files itself
+        response_headers={"content-type": "application/xml; charset=utf-8", "content-location": url},
+        sanitize_html=False,
+        # Relative links and images in entry HTML are made absolute by articles' cleaner,
+        # against the base feedparser reports for the content (xml:base, else the entry
+        # link): resolving them here too was a second HTML parse of every entry (~30% of
+        # feedparser's time).
+        resolve_relative_uris=False,
+    )
+
+
 def parse_feed(content: bytes, *, url: str, content_type: str = "", encoding_override: str = "") -> ParsedFeed:
     """Parse feed bytes; raises ParseError("not_a_feed" | "parse_error")."""
     if not content or not content.strip():
@@ -638,16 +657,8 @@ def parse_feed(content: bytes, *, url: str, content_type: str = "", encoding_ove
     data, prep_warnings = prepare_xml(text)
     warnings.extend(prep_warnings)
     try:
-        result = feedparser.parse(
-            io.BytesIO(data),  # a stream: feedparser must never open URLs or files itself
-            response_headers={"content-type": "application/xml; charset=utf-8", "content-location": url},
-            sanitize_html=False,
-            # Relative links and images in entry HTML are made absolute by articles' cleaner,
-            # against the base feedparser reports for the content (xml:base, else the entry
-            # link): resolving them here too was a second HTML parse of every entry (~30% of
-            # feedparser's time).
-            resolve_relative_uris=False,
-        )
+        with sax_buffered.buffered():
+            result = _feedparser_parse(data, url)
     except Exception as exc:  # feedparser is liberal but not crash-proof
         raise ParseError("parse_error", f"feed parser crashed: {type(exc).__name__}: {exc}") from exc
     entries = result.get("entries", [])
