@@ -17,6 +17,10 @@ does not: same algorithm, same order, same output.
       bit b is set else -1.0) is > 0, which is the reference definition
       (_float_bit).
 
+  keyword_rank(surface_counts, stopwords, idf_cache, idf, top_k) -> list[str]
+      articles.text.tokenizer.keywords after the counting: surface forms
+      grouped by lowercase key, candidates only, ranked by count * IDF.
+
   tag_runs(keys, vocabulary, prefixes, max_ngram) -> list[str]
       articles.text.tagging._matches over keys already made by tag_keys: the
       longest vocabulary run at each key, else the tags inside a compound.
@@ -729,6 +733,154 @@ fail:
     return NULL;
 }
 
+/* --- keyword_rank: the ranking of articles.text.tokenizer.keywords ----------- */
+
+/* _NUMERIC_RE.match: ^[\d.,%+\-]+$ (\d: Unicode decimal digits; $ also before a final \n). */
+static int numeric_token(PyObject *s) {
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (n > 0 && PyUnicode_READ(kind, data, n - 1) == '\n')
+        n--;
+    if (n == 0)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (!(Py_UNICODE_ISDECIMAL(c) || c == '.' || c == ',' || c == '%' || c == '+' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+typedef struct {
+    double score;
+    Py_ssize_t order;
+} Ranked;
+
+static int by_score(const void *a, const void *b) {
+    const Ranked *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? -1 : 1;
+    return x->order < y->order ? -1 : (x->order > y->order);
+}
+
+/* keyword_rank(surface_counts, stopwords, idf_cache, idf, top_k) -> the top_k keywords of
+   tokenizer.keywords: surface forms counted together by their lowercase key (keys that are
+   no keyword candidates left out), ranked by -count * idf(key), first appearance first
+   among equals, each given as its most common surface form (the first of equals). */
+static PyObject *keyword_rank(PyObject *self, PyObject *args) {
+    PyObject *surfaces, *stopwords, *idf_cache, *idf;
+    Py_ssize_t top_k;
+    if (!PyArg_ParseTuple(args, "O!OO!On:keyword_rank", &PyDict_Type, &surfaces, &stopwords, &PyDict_Type, &idf_cache,
+                          &idf, &top_k))
+        return NULL;
+    if (!PyAnySet_Check(stopwords)) {
+        PyErr_SetString(PyExc_TypeError, "stopwords must be a set or frozenset");
+        return NULL;
+    }
+    Py_ssize_t cap = PyDict_GET_SIZE(surfaces) ? PyDict_GET_SIZE(surfaces) : 1;
+    PyObject *slots = PyDict_New(); /* key -> slot */
+    PyObject **keys = PyMem_Calloc(cap, sizeof(PyObject *));
+    PyObject **best = PyMem_Calloc(cap, sizeof(PyObject *)); /* borrowed from surfaces */
+    long long *count = PyMem_Calloc(cap, sizeof(long long));
+    long long *best_n = PyMem_Calloc(cap, sizeof(long long));
+    Ranked *ranked = PyMem_Calloc(cap, sizeof(Ranked));
+    PyObject *result = NULL;
+    Py_ssize_t m = 0;
+    if (!slots || !keys || !best || !count || !best_n || !ranked) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *surface, *value;
+    while (PyDict_Next(surfaces, &pos, &surface, &value)) {
+        long long n = PyLong_AsLongLong(value);
+        if (n == -1 && PyErr_Occurred())
+            goto done;
+        if (!PyUnicode_Check(surface)) {
+            PyErr_SetString(PyExc_TypeError, "surface forms must be str");
+            goto done;
+        }
+        PyObject *key = PyObject_CallMethod(surface, "lower", NULL);
+        if (!key)
+            goto done;
+        Py_ssize_t i;
+        PyObject *slot = PyDict_GetItemWithError(slots, key);
+        if (slot) {
+            i = PyLong_AsSsize_t(slot);
+            Py_DECREF(key);
+        } else {
+            if (PyErr_Occurred()) {
+                Py_DECREF(key);
+                goto done;
+            }
+            int stop = PyUnicode_GET_LENGTH(key) < 2 ? 1 : PySet_Contains(stopwords, key);
+            if (stop == 0)
+                stop = numeric_token(key);
+            if (stop) {
+                Py_DECREF(key);
+                if (stop < 0)
+                    goto done;
+                continue;
+            }
+            PyObject *at = PyLong_FromSsize_t(m);
+            if (!at || PyDict_SetItem(slots, key, at) < 0) {
+                Py_XDECREF(at);
+                Py_DECREF(key);
+                goto done;
+            }
+            Py_DECREF(at);
+            i = m++;
+            keys[i] = key; /* owned */
+        }
+        count[i] += n;
+        if (!best[i] || n > best_n[i]) {
+            best[i] = surface;
+            best_n[i] = n;
+        }
+    }
+    for (Py_ssize_t i = 0; i < m; i++) {
+        double weight;
+        PyObject *cached = PyDict_GetItemWithError(idf_cache, keys[i]);
+        if (cached) {
+            weight = PyFloat_AsDouble(cached);
+        } else {
+            if (PyErr_Occurred())
+                goto done;
+            PyObject *computed = PyObject_CallOneArg(idf, keys[i]);
+            if (!computed)
+                goto done;
+            weight = PyFloat_AsDouble(computed);
+            Py_DECREF(computed);
+        }
+        if (weight == -1.0 && PyErr_Occurred())
+            goto done;
+        ranked[i].score = (double)(-count[i]) * weight; /* -counts[k] * idf(k): an int times a float */
+        ranked[i].order = i;
+    }
+    qsort(ranked, m, sizeof(Ranked), by_score); /* (score, order): what a stable sort by score gives */
+    Py_ssize_t k = top_k < m ? (top_k > 0 ? top_k : 0) : m;
+    result = PyList_New(k);
+    if (!result)
+        goto done;
+    for (Py_ssize_t i = 0; i < k; i++) {
+        PyObject *form = best[ranked[i].order];
+        Py_INCREF(form);
+        PyList_SET_ITEM(result, i, form);
+    }
+done:
+    if (keys)
+        for (Py_ssize_t i = 0; i < m; i++)
+            Py_XDECREF(keys[i]);
+    Py_XDECREF(slots);
+    PyMem_Free(keys);
+    PyMem_Free(best);
+    PyMem_Free(count);
+    PyMem_Free(best_n);
+    PyMem_Free(ranked);
+    return result;
+}
+
 static PyObject *constants(PyObject *self, PyObject *unused) {
     return Py_BuildValue("{s:i,s:i,s:i,s:i,s:i}", "MAX_POSITION", MAX_POSITION, "WRAP_JOINED", WRAP_JOINED, "CLAMP",
                          CLAMP, "MAX_POSITIONS_PER_LEXEME", MAX_POSITIONS_PER_LEXEME, "MAX_LEXEME_BYTES",
@@ -740,6 +892,8 @@ static PyMethodDef methods[] = {
      "build_vector(title, body, title_tokens, body_tokens) -> tsvector literal (articles.search)"},
     {"simhash_tokens", simhash_tokens, METH_VARARGS,
      "simhash_tokens(tokens, ignored, idf_cache, idf, feature_hash) -> unsigned 64-bit SimHash of the tokens"},
+    {"keyword_rank", keyword_rank, METH_VARARGS,
+     "keyword_rank(surface_counts, stopwords, idf_cache, idf, top_k) -> keywords (articles.text.tokenizer.keywords)"},
     {"tag_runs", tag_runs, METH_VARARGS,
      "tag_runs(keys, vocabulary, prefixes, max_ngram) -> canonical tag names (articles.text.tagging._matches)"},
     {"constants", constants, METH_NOARGS, "The limits compiled in, for the tests to compare."},

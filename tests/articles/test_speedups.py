@@ -13,7 +13,7 @@ import pytest
 
 from articles import search
 from articles.text import simhash as simhash_module
-from articles.text import tagging
+from articles.text import tagging, tokenizer
 from articles.text.tokenizer import search_tokens
 
 
@@ -21,6 +21,7 @@ def test_the_kernel_is_the_one_the_pipeline_uses():
     assert search._speedups is newsroom_speedups
     assert simhash_module._speedups is newsroom_speedups
     assert tagging._speedups is newsroom_speedups
+    assert tokenizer._speedups is newsroom_speedups
 
 
 def test_compiled_limits_are_the_python_ones():
@@ -147,3 +148,30 @@ def test_tag_runs_of_real_article_text_are_the_python_matches(monkeypatch):
     tokens = segment(text)
     found = tagging._matches(tokens, vocabulary)
     assert found and found == _matches_python(tokens, vocabulary, monkeypatch)
+
+
+def _keywords_python(text, top_k, monkeypatch) -> list[str]:
+    with monkeypatch.context() as patch:
+        patch.setattr(tokenizer, "_speedups", None)
+        return tokenizer.keywords(text, top_k=top_k)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_keywords_are_the_python_ones(seed, monkeypatch):
+    """Surface forms of one word in several cases (the most common one, the first of
+    equals), stopwords, numbers of every kind (3.5%, ٣٤, -1), one-character words,
+    equal scores (first appearance first), top_k past the candidates and zero."""
+    rnd = random.Random(seed)
+    words = ["英伟达", "NVIDIA", "Nvidia", "nvidia", "推理", "芯片", "的", "我们", "3.5%", "٣٤", "-1", "12", "ab", "AB",
+             "Ab", "a", "模型", "大模型", "Blackwell", "blackwell", "GPU", "gpu", "数据中心", "İstanbul", "ß", "the", "x1"]
+    for _ in range(60):
+        text = " ".join(rnd.choice(words) for _ in range(rnd.randint(0, 120)))
+        for top_k in (0, 1, 5, 15, 100):
+            assert tokenizer.keywords(text, top_k=top_k) == _keywords_python(text, top_k, monkeypatch), (text, top_k)
+
+
+def test_keywords_of_real_article_text_are_the_python_ones(monkeypatch):
+    text = ("英伟达发布Blackwell推理芯片，NVIDIA称数据中心需求旺盛；nvidia的GPU在大模型训练中领先。"
+            "台积电3nm工艺、光刻机与HBM内存供不应求，AMD、Intel和高通也在AI PC上发力，价格上涨3.5%。") * 4
+    found = tokenizer.keywords(text, top_k=15)
+    assert found and found == _keywords_python(text, 15, monkeypatch)
