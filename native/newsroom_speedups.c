@@ -498,6 +498,21 @@ static uint64_t bit_sums(const double *w, const uint64_t *h, Py_ssize_t n) {
     return value;
 }
 
+/* An IDF: idf_cache[key] where it holds it, else idf(key); -1.0 with an error set on failure. */
+static double idf_of(PyObject *idf_cache, PyObject *idf, PyObject *key) {
+    PyObject *cached = PyDict_GetItemWithError(idf_cache, key);
+    if (cached)
+        return PyFloat_AsDouble(cached);
+    if (PyErr_Occurred())
+        return -1.0;
+    PyObject *computed = PyObject_CallOneArg(idf, key);
+    if (!computed)
+        return -1.0;
+    double value = PyFloat_AsDouble(computed);
+    Py_DECREF(computed);
+    return value;
+}
+
 /* simhash_tokens(tokens, ignored, idf_cache, idf, feature_hash) -> the unsigned SimHash of
    articles.text.simhash.simhash: each distinct token of 2+ characters not in ``ignored``, in
    order of first appearance, weighs count * idf(token) (``idf_cache[token]`` where it holds
@@ -554,19 +569,7 @@ static PyObject *simhash_tokens(PyObject *self, PyObject *args) {
             goto done;
         if (skip)
             continue;
-        double value;
-        PyObject *cached = PyDict_GetItemWithError(idf_cache, token);
-        if (cached) {
-            value = PyFloat_AsDouble(cached);
-        } else {
-            if (PyErr_Occurred())
-                goto done;
-            PyObject *computed = PyObject_CallOneArg(idf, token);
-            if (!computed)
-                goto done;
-            value = PyFloat_AsDouble(computed);
-            Py_DECREF(computed);
-        }
+        double value = idf_of(idf_cache, idf, token);
         if (value == -1.0 && PyErr_Occurred())
             goto done;
         PyObject *hashed = PyObject_CallOneArg(feature_hash, token);
@@ -590,18 +593,21 @@ done:
 
 /* --- tag_runs: articles.text.tagging._matches ------------------------------- */
 
-/* _ALL_HAN_RE of tagging: CJK Extension A and Unified Ideographs only. */
-static int all_tag_han(PyObject *s) {
+/* 1 if the first n characters of s are all ``ok`` (and there is one at least). */
+static int every_char(PyObject *s, Py_ssize_t n, int (*ok)(Py_UCS4)) {
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (!((c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff)))
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!ok(PyUnicode_READ(kind, data, i)))
             return 0;
-    }
     return n > 0;
 }
+
+/* _ALL_HAN_RE of tagging: CJK Extension A and Unified Ideographs only. */
+static int tag_han(Py_UCS4 c) { return (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff); }
+
+static int all_tag_han(PyObject *s) { return every_char(s, PyUnicode_GET_LENGTH(s), tag_han); }
+
 
 /* vocabulary.get(key) if it is true, else NULL (no error) or NULL with an error set. */
 static PyObject *vocab_hit(PyObject *vocabulary, PyObject *key) {
@@ -735,21 +741,16 @@ fail:
 
 /* --- keyword_rank: the ranking of articles.text.tokenizer.keywords ----------- */
 
+static int numeric_char(Py_UCS4 c) {
+    return Py_UNICODE_ISDECIMAL(c) || c == '.' || c == ',' || c == '%' || c == '+' || c == '-';
+}
+
 /* _NUMERIC_RE.match: ^[\d.,%+\-]+$ (\d: Unicode decimal digits; $ also before a final \n). */
 static int numeric_token(PyObject *s) {
-    int kind = PyUnicode_KIND(s);
-    const void *data = PyUnicode_DATA(s);
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    if (n > 0 && PyUnicode_READ(kind, data, n - 1) == '\n')
+    if (n > 0 && PyUnicode_READ_CHAR(s, n - 1) == '\n')
         n--;
-    if (n == 0)
-        return 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (!(Py_UNICODE_ISDECIMAL(c) || c == '.' || c == ',' || c == '%' || c == '+' || c == '-'))
-            return 0;
-    }
-    return 1;
+    return every_char(s, n, numeric_char);
 }
 
 typedef struct {
@@ -840,19 +841,7 @@ static PyObject *keyword_rank(PyObject *self, PyObject *args) {
         }
     }
     for (Py_ssize_t i = 0; i < m; i++) {
-        double weight;
-        PyObject *cached = PyDict_GetItemWithError(idf_cache, keys[i]);
-        if (cached) {
-            weight = PyFloat_AsDouble(cached);
-        } else {
-            if (PyErr_Occurred())
-                goto done;
-            PyObject *computed = PyObject_CallOneArg(idf, keys[i]);
-            if (!computed)
-                goto done;
-            weight = PyFloat_AsDouble(computed);
-            Py_DECREF(computed);
-        }
+        double weight = idf_of(idf_cache, idf, keys[i]);
         if (weight == -1.0 && PyErr_Occurred())
             goto done;
         ranked[i].score = (double)(-count[i]) * weight; /* -counts[k] * idf(k): an int times a float */
