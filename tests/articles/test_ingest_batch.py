@@ -553,3 +553,22 @@ def test_stored_vectors_are_merged_into_the_search_index_by_the_maintenance_queu
     assert search.search_articles("推理芯片").count() == 2  # read from the pending list
     assert merge_search_index.run() > 0 and search.merge_pending() == 0
     assert search.search_articles("推理芯片").count() == 2 and search.search_articles("昇腾").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_without_guid_or_link_is_found_again_by_the_guid_made_for_it():
+    """The rows an ingest may update are loaded by the raw entries' keys; an entry with
+    neither guid nor link gets a guid made from its title, and is looked up by it when it comes."""
+    source = _source()
+    published = timezone.now() - timedelta(hours=1)
+
+    def bare(body):
+        return [EntryData(guid="", link="", title="没有链接的快讯", content=body, published=published),
+                _entry(2, "昇腾推理芯片量产", CHIP_2)]
+
+    first = ingest(source, bare(CHIP))
+    again = ingest(source, bare(CHIP))
+    changed = ingest(source, bare(CHIP_2))
+    assert (first.new, again.unchanged, changed.updated, changed.unchanged) == (2, 2, 1, 1)
+    assert Article.objects.filter(source=source).count() == 2
+    assert "产能持续爬坡" in Article.objects.get(title="没有链接的快讯").body
