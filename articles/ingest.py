@@ -335,6 +335,7 @@ class _Batch:
         self.urls_loaded: set[str] = set()
         self.story_candidates: list[Article] = []
         self.tags: dict[str, Tag | None] = {}
+        self.asked: set[str] = set()  # names tags_resolve_many was asked for (found ones are in tags)
         self.new_words = new_words
         self.vocabulary = vocabulary
 
@@ -350,8 +351,7 @@ class _Batch:
         more = [c for c in self._load_story_candidates(prepared) if c.pk not in known]
         if more:
             self.story_candidates = sorted(self.story_candidates + more, key=lambda c: c.pk)
-        self.tags.update(tags_resolve_many((name for p in prepared for name in p.tag_names if name not in self.tags),
-                                           vocabulary=self.vocabulary))
+        self._resolve([name for p in prepared for name in p.tag_names])
 
     def _load_existing(self, guids: set[str], urls: set[str]) -> None:
         """Rows by these keys, unless loaded already (a row stored since is remembered)."""
@@ -397,20 +397,20 @@ class _Batch:
         self.urls_loaded.discard(p.url_hash)
         self._load_existing({p.guid_hash}, {p.url_hash} - {""})
 
+    def _resolve(self, names: list[str]) -> None:
+        """The existing tags of names not asked for yet (one lookup for all of them); a name
+        no tag answers to is left to tags_for, which creates it without asking again."""
+        unasked = [name for name in dict.fromkeys(names) if name not in self.asked]
+        if unasked:
+            self.asked.update(unasked)
+            self.tags.update(tags_resolve_many(unasked, vocabulary=self.vocabulary))
+
     def _load_story_candidates(self, prepared: list[Prepared]) -> list[Article]:
         hashes = [p.simhash for p in prepared if p.simhash is not None]
         if not hashes:
             return []
         bands = [sorted({_band(h, i) for h in hashes}) for i in range(4)]
-        since = timezone.now() - NEAR_DUPLICATE_WINDOW
-        if connection.vendor == "postgresql":  # _story_candidates, prepared once per connection
-            return [from_row(Article, _CANDIDATE_FIELDS, row) for row in statement_rows(f"""
-                SELECT {", ".join(_CANDIDATE_FIELDS)} FROM {Article._meta.db_table}
-                WHERE (sim_band0 = ANY(%s::int[]) OR sim_band1 = ANY(%s::int[]) OR sim_band2 = ANY(%s::int[])
-                       OR sim_band3 = ANY(%s::int[]))
-                  AND fetched_at >= %s AND source_id <> %s AND status = %s ORDER BY id""",
-                [*bands, since, self.source.pk, Article.Status.PUBLISHED])]
-        return list(_story_candidates(bands, self.source.pk, since))
+        return list(_story_candidates(bands, self.source.pk, timezone.now() - NEAR_DUPLICATE_WINDOW))
 
     def story(self, p: Prepared) -> Article | None:
         """The oldest near-duplicate among the first 50 band matches (by id), as one query per entry found it."""
@@ -425,9 +425,7 @@ class _Batch:
         own short transaction) *before* the article's transaction, so concurrent
         workers never hold a new tag's unique index entry while they wait on each
         other's counter rows — and a name that cannot become a tag fails its entry only."""
-        missing = [name for name in p.tag_names if name not in self.tags]
-        if missing:
-            self.tags.update(tags_resolve_many(missing, vocabulary=self.vocabulary))
+        self._resolve(p.tag_names)
         tags: dict[int, Tag] = {}
         for name in p.tag_names:
             if name not in self.tags:
@@ -439,8 +437,8 @@ class _Batch:
 
 
 def _story_candidates(bands: list[list[int]], source_id: int, since):
-    """Articles a new one of ``source_id`` may join the story of (ORM; ingest's PostgreSQL
-    lookup is the same query, prepared): published articles of other sources fetched since
+    """Articles a new one of ``source_id`` may join the story of (the ORM path's lookup; the
+    one-statement INSERT asks the same in ``_STORY_SQL``): published articles of other sources fetched since
     ``since``, sharing a value of one of the four bands, oldest first. Only a published
     article can carry a story: a pending/hidden root would fold its reposts out of every
     list while showing nothing itself."""

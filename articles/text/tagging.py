@@ -129,13 +129,11 @@ def tag_keys(names: list[str]) -> list[str]:
     """``tag_key`` of each name: the names not keyed yet share one OpenCC call
     (an article's new words, one call each, cost more than the conversion)."""
     keys = _KEYS
-    missing = [name for name in dict.fromkeys(names) if name not in keys]
-    if not missing:
-        try:
-            return list(map(keys.__getitem__, names))  # an article's words are mostly keyed already
-        except KeyError:  # another thread emptied _KEYS (_KEYS_MAX) meanwhile
-            pass
-    missing = [name for name in missing if name]
+    try:
+        return list(map(keys.__getitem__, names))  # an article's words are mostly keyed already
+    except KeyError:
+        pass
+    missing = [name for name in dict.fromkeys(names) if name and name not in keys]
     if len(missing) > 1:
         for name, simplified in zip(missing, to_simplified_many([_before_t2s(n) for n in missing])):
             _remember_key(name, _KEY_DROP_RE.sub("", _display_form(simplified).casefold()))

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from articles import ingest as ingest_module
 from articles import search
+from articles.text.simhash import _to_signed
 from articles.ingest import ingest
 from articles.models import Article, RelatedArticle, SearchDoc, Tag, TaggedArticle
 from articles.related import refreshed_in_process
@@ -386,9 +387,10 @@ def test_the_fetch_tasks_time_limit_stops_ingest_and_the_source_shows_a_timeout(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_lookups_every_ingest_repeats_are_prepared_and_find_what_the_orm_finds(settings):
-    """Stored rows by guid / canonical URL, SimHash neighbours from other sources and the
-    unchanged-entry check run as prepared statements with array parameters on PostgreSQL;
-    they find the same rows, with the same loaded fields, as the ORM queries they replace."""
+    """Stored rows by guid / canonical URL and the unchanged-entry check run as prepared
+    statements with array parameters on PostgreSQL, and a new article's story is looked up
+    by its prepared INSERT; they find the same rows, with the same loaded fields, as the
+    ORM path finds."""
     from django.db.models import Q
 
     settings.NEWSROOM_DB_PREPARED = True
@@ -425,7 +427,7 @@ def test_the_lookups_every_ingest_repeats_are_prepared_and_find_what_the_orm_fin
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         statements = " ".join(row[0] for row in cursor.fetchall())
-    assert "guid_hash = ANY" in statements and "sim_band0 = ANY" in statements
+    assert "guid_hash = ANY" in statements and "WITH story AS" in statements and "bit_count(" in statements
     assert "SELECT guid_hash, raw_hash" in statements
 
 
@@ -451,11 +453,6 @@ def test_a_sent_insert_that_comes_back_a_deadlock_victim_is_retried(settings, mo
     assert source.article_count == 4 and Tag.objects.get(name="芯片").articles_count == 4
 
 
-def _signed(value: int) -> int:
-    value &= (1 << 64) - 1
-    return value - (1 << 64) if value >> 63 else value
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_one_statement_finds_the_story_the_orm_path_finds():
     """A new article's statement looks its story up itself (``_STORY_SQL``). Against
@@ -477,7 +474,7 @@ def test_the_one_statement_finds_the_story_the_orm_path_finds():
             value ^= 1 << bit
         if rng.random() < 0.3:
             value = (value & ~0xFFFF) | rng.getrandbits(16)  # band 0 differs: fewer bands shared
-        value = _signed(value)
+        value = _to_signed(value)
         rows.append(Article(
             source=rng.choice([mine, other, other, third]), guid=f"urn:story:{n}", guid_hash=f"{n:040x}",
             title=f"候选{n}", body="<p>候选</p>", simhash=value,
@@ -491,14 +488,14 @@ def test_the_one_statement_finds_the_story_the_orm_path_finds():
         article.save(update_fields=["story_id"])
 
     batch = ingest_module._Batch(mine, [])
-    batch.story_candidates = batch._load_story_candidates([SimpleNamespace(simhash=_signed(base))])
+    batch.story_candidates = batch._load_story_candidates([SimpleNamespace(simhash=_to_signed(base))])
     assert len(batch.story_candidates) > ingest_module.STORY_CANDIDATES  # the limit is in play
     answered = []
     for _ in range(300):
         probe = base
         for bit in rng.sample(range(64), rng.choice([0, 1, 2, 3, 4, 6])):
             probe ^= 1 << bit
-        p = SimpleNamespace(simhash=_signed(probe))
+        p = SimpleNamespace(simhash=_to_signed(probe))
         batch.story_candidates = batch._load_story_candidates([p])
         story = batch.story(p)
         expected = (story.story_id or story.id) if story else None
@@ -572,3 +569,44 @@ def test_an_entry_without_guid_or_link_is_found_again_by_the_guid_made_for_it():
     assert (first.new, again.unchanged, changed.updated, changed.unchanged) == (2, 2, 1, 1)
     assert Article.objects.filter(source=source).count() == 2
     assert "产能持续爬坡" in Article.objects.get(title="没有链接的快讯").body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_merge_that_cannot_be_queued_loses_nothing(monkeypatch, caplog):
+    """Redis away when ingest queues the index merge: the articles are stored and found,
+    a warning says so, and the list is merged later (by the next merge, a vacuum, or the
+    INSERT that overfills it)."""
+    from django.core.cache import cache
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("redis is away")
+
+    monkeypatch.setattr(cache, "add", unreachable)
+    with caplog.at_level("WARNING", logger="articles.search"):
+        result = ingest(_source(), [_entry(1, "英伟达发布Blackwell推理芯片", CHIP), _entry(2, "昇腾推理芯片量产", CHIP_2)])
+    assert (result.new, result.errors) == (2, [])
+    assert "could not queue the search index merge" in caplog.text
+    assert search.search_articles("推理芯片").count() == 2
+    search.merge_pending()
+    assert search.search_articles("推理芯片").count() == 2
+
+
+def test_the_orm_path_asks_for_each_tag_name_once(monkeypatch):
+    """Inside a transaction (the ORM path) the entries' tag names are looked up together
+    before storing; a name no tag answers to is then created, not looked up again."""
+    from articles import tags as tags_module
+
+    asked = []
+    real = tags_module.tags_resolve_many
+
+    def counting(names, **kwargs):
+        names = list(names)
+        asked.extend(names)
+        return real(names, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "tags_resolve_many", counting)
+    assert connection.in_atomic_block
+    result = ingest(_source(), [_entry(n, f"第{n}条推理芯片快讯", CHIP, categories=["新标签甲", "GPU"]) for n in range(1, 4)])
+    assert (result.new, result.errors) == (3, [])
+    assert sorted(asked) == sorted(set(asked)) and {"新标签甲", "GPU"} <= set(asked)
+    assert Tag.objects.filter(name="新标签甲").count() == 1
