@@ -1,0 +1,40 @@
+"""Django's PostgreSQL backend, with a cheaper health check.
+
+With CONN_HEALTH_CHECKS a persistent connection is checked before its first
+query in each request or task. Django's check is a ``SELECT 1``: one round trip
+for every page that reads the database, which on a page rendered from one
+statement (the article page) was a second statement. A connection that sat idle
+between requests has nothing to say: if the server closed it (a restart, an
+administrator, an idle timeout), its termination notice or the end of the
+stream is waiting on the socket. So the check looks at the socket first, with
+no wait: nothing there, the connection is as it was left; anything there (or a
+connection psycopg already knows is broken, or one left inside a transaction),
+Django's ``SELECT 1`` decides, and a dead connection is replaced as before.
+The full check still runs after a query failed (``close_if_unusable_or_obsolete``).
+"""
+from __future__ import annotations
+
+import select
+
+from django.db.backends.postgresql import base
+from psycopg import pq
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def close_if_health_check_failed(self) -> None:
+        if (self.connection is not None and self.health_check_enabled and not self.health_check_done
+                and not self.pool and self._quiet()):
+            self.health_check_done = True
+            return
+        super().close_if_health_check_failed()
+
+    def _quiet(self) -> bool:
+        """Idle, not known broken, and nothing from the server waiting to be read."""
+        conn = self.connection
+        try:
+            if conn.closed or conn.broken or conn.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+                return False
+            readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+        except Exception:  # no socket any more, or anything unexpected: the full check decides
+            return False
+        return not readable
