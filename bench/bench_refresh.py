@@ -6,18 +6,22 @@ Call with Django set up against the test PostgreSQL database:
     run_refresh_bench(n_sources=1000, delay=0.2)
     # {"sources": 1000, "seconds": 9.8, "errors": 0, ...}
 
-Every source is on one host (the local server), so this also exercises the
+Every source is on one host (the local server, run in a process of its own
+as a feed's server would be), so this also exercises the
 per-host politeness limit: the bench raises NEWSROOM_PER_HOST_CONCURRENCY to
 the pool size, as an operator would for a host they own. The rows it creates
 (sources, their articles, fetch logs) are deleted afterwards (bench.cleanup).
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from threading import Thread
 
 ENTRIES_PER_FEED = 3
@@ -73,6 +77,29 @@ class _SlowServer:
         self.httpd.server_close()
 
 
+class _ServerProcess:
+    """The slow server in a process of its own, as a feed's server is: in the fetching
+    process its request handling took the interpreter lock from the fetches it serves."""
+
+    def __init__(self, delay: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.bench_refresh", "--serve", str(delay)],
+            cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True,
+        )
+        line = self.process.stdout.readline()
+        if not line.strip().isdigit():
+            self.process.kill()
+            raise RuntimeError(f"the refresh bench's feed server did not start: {line!r}")
+        self.port = int(line)
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
 def run_refresh_bench(n_sources: int = 1000, delay: float = 0.2, *, concurrency: int | None = None) -> dict:
     from django.conf import settings
     from django.test import override_settings
@@ -82,7 +109,7 @@ def run_refresh_bench(n_sources: int = 1000, delay: float = 0.2, *, concurrency:
 
     concurrency = concurrency or settings.NEWSROOM_FETCH_CONCURRENCY
     run = uuid.uuid4().hex[:8]
-    server = _SlowServer(delay)
+    server = _ServerProcess(delay)
     created: list[int] = []
     try:
         sources = [
@@ -123,11 +150,16 @@ def run_refresh_bench(n_sources: int = 1000, delay: float = 0.2, *, concurrency:
             forget_sources(created)  # their articles and fetch logs too; tag counts put back
 
 
-if __name__ == "__main__":  # python bench/bench_refresh.py  (uses DJANGO_SETTINGS_MODULE / DATABASE_URL)
+if __name__ == "__main__":
+    # python -m bench.bench_refresh --serve DELAY: the feed server alone (prints its port).
+    # python bench/bench_refresh.py [N]: the bench (uses DJANGO_SETTINGS_MODULE / DATABASE_URL).
+    if sys.argv[1:2] == ["--serve"]:
+        served = _SlowServer(float(sys.argv[2]))
+        print(served.port, flush=True)
+        served.thread.join()
+        raise SystemExit(0)
     import json
     import os
-    import sys
-    from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsroom.settings.test")

@@ -13,8 +13,10 @@ from urllib.parse import quote
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.backends.signals import connection_created
 from django.utils import timezone as dj_timezone
 
+from articles.models import Article
 from feeds.models import FetchLog, Source
 from feeds.services import (
     MAX_BACKOFF,
@@ -227,6 +229,38 @@ def test_per_host_concurrency_is_bounded_in_the_pool(settings) -> None:
     assert all(o.status == "ok" and o.new == 1 for o in outcomes), [o.error for o in outcomes if o.error]
     assert busy.peak == 2  # never more than the per-host budget...
     assert other.peak == 2  # ...and the busy host did not hold the other host's threads
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pool_threads_keep_one_connection_each_and_close_them_all(settings) -> None:
+    """A pool thread's database connection serves all its fetches (a new one per fetch cost
+    PostgreSQL a backend each time); when the pool is done, none is left open."""
+    settings.NEWSROOM_PER_HOST_CONCURRENCY = 3
+    server = CountingServer("127.0.0.1")
+    opened = []
+    backends = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+
+    def count(sender, connection, **kwargs) -> None:
+        opened.append(threading.get_ident())
+
+    try:
+        ids = [source_create(url=server.url(f"/pool/{n}.xml")).pk for n in range(12)]
+        with connection.cursor() as cursor:
+            cursor.execute(backends)
+            before = cursor.fetchone()[0]
+        connection_created.connect(count)
+        try:
+            outcomes = sources_fetch_many(ids, concurrency=3)
+        finally:
+            connection_created.disconnect(count)
+    finally:
+        server.close()
+    assert all(o.status == "ok" and o.new == 1 for o in outcomes), [o.error for o in outcomes if o.error]
+    assert 1 <= len(opened) <= 3 and len(set(opened)) == len(opened)  # one per thread, not one per fetch
+    with connection.cursor() as cursor:
+        cursor.execute(backends)
+        assert cursor.fetchone()[0] == before  # the threads' connections are closed
+    assert Article.objects.filter(source_id__in=ids).count() == 12
 
 
 @pytest.mark.django_db
