@@ -34,7 +34,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         try:
             if conn.closed or conn.broken or conn.pgconn.transaction_status != pq.TransactionStatus.IDLE:
                 return False
-            readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-        except Exception:  # no socket any more, or anything unexpected: the full check decides
+            poller = select.poll()  # poll, not select: no limit on the descriptor's number
+            poller.register(conn.pgconn.socket, select.POLLIN)
+            waiting = poller.poll(0)
+        except Exception:  # no socket any more, no poll (Windows), anything unexpected: the full check decides
             return False
-        return not readable
+        return not waiting
