@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.text import slugify
@@ -474,31 +474,33 @@ def sources_fetch_many(source_ids: list[int], *, concurrency: int | None = None,
     results: dict[int, FetchOutcome | None] = {}
     workers = min(concurrency, len(ids))
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsroom-fetch") as pool:
-        def hand_out() -> None:
-            for host in list(queues):
-                queue = queues[host]
-                while queue and active[host] < per_host and len(in_flight) < workers:
-                    sid = queue.popleft()
-                    in_flight[pool.submit(run_in_thread, sid)] = (sid, host)
-                    active[host] += 1
-                if not queue:
-                    del queues[host]
-                if len(in_flight) >= workers:
-                    return
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsroom-fetch") as pool:
+            def hand_out() -> None:
+                for host in list(queues):
+                    queue = queues[host]
+                    while queue and active[host] < per_host and len(in_flight) < workers:
+                        sid = queue.popleft()
+                        in_flight[pool.submit(run_in_thread, sid)] = (sid, host)
+                        active[host] += 1
+                    if not queue:
+                        del queues[host]
+                    if len(in_flight) >= workers:
+                        return
 
-        hand_out()
-        while in_flight:
-            done, _pending = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            for future in done:
-                sid, host = in_flight.pop(future)
-                active[host] -= 1
-                try:
-                    results[sid] = future.result()
-                except Exception as exc:  # run_in_thread already guards; belt and braces
-                    results[sid] = FetchOutcome(source=sid, status="error", error=str(exc), error_kind="internal")
             hand_out()
-    _close_from_here(opened.values())
+            while in_flight:
+                done, _pending = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                for future in done:
+                    sid, host = in_flight.pop(future)
+                    active[host] -= 1
+                    try:
+                        results[sid] = future.result()
+                    except Exception as exc:  # run_in_thread already guards; belt and braces
+                        results[sid] = FetchOutcome(source=sid, status="error", error=str(exc), error_kind="internal")
+                hand_out()
+    finally:  # the pool has waited for its threads, even when this call was interrupted
+        _close_from_here(opened.values())
     return [o for o in (results.get(sid) for sid in ids) if o]
 
 
