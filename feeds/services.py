@@ -12,6 +12,7 @@ import re
 import time
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -455,15 +456,9 @@ def sources_fetch_many(source_ids: list[int], *, concurrency: int | None = None,
     if len(ids) <= 1 or concurrency <= 1:
         return [o for o in map(_fetch_guarded, ids) if o]
 
-    # Each pool thread keeps its database connection from one fetch to the next (a new
-    # connection per fetch cost PostgreSQL a backend each time, and its prepared statements);
-    # all are closed when the pool is done, so none outlives this call.
-    opened: dict[int, BaseDatabaseWrapper] = {}
-
     def run_in_thread(sid: int) -> FetchOutcome | None:
         close_old_connections()  # one a fetch left broken or too old is replaced, as between requests
-        wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's own
-        opened[id(wrapper)] = wrapper
+        opened.add(connections[DEFAULT_DB_ALIAS])  # this thread's own, kept for its next fetch
         return _fetch_guarded(sid)
 
     queues: dict[str, deque[int]] = {}
@@ -474,47 +469,54 @@ def sources_fetch_many(source_ids: list[int], *, concurrency: int | None = None,
     results: dict[int, FetchOutcome | None] = {}
     workers = min(concurrency, len(ids))
 
-    try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsroom-fetch") as pool:
-            def hand_out() -> None:
-                for host in list(queues):
-                    queue = queues[host]
-                    while queue and active[host] < per_host and len(in_flight) < workers:
-                        sid = queue.popleft()
-                        in_flight[pool.submit(run_in_thread, sid)] = (sid, host)
-                        active[host] += 1
-                    if not queue:
-                        del queues[host]
-                    if len(in_flight) >= workers:
-                        return
+    # Left last to first: the pool waits for its threads, then their connections are closed.
+    with (_threads_connections() as opened,
+          ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsroom-fetch") as pool):
+        def hand_out() -> None:
+            for host in list(queues):
+                queue = queues[host]
+                while queue and active[host] < per_host and len(in_flight) < workers:
+                    sid = queue.popleft()
+                    in_flight[pool.submit(run_in_thread, sid)] = (sid, host)
+                    active[host] += 1
+                if not queue:
+                    del queues[host]
+                if len(in_flight) >= workers:
+                    return
 
+        hand_out()
+        while in_flight:
+            done, _pending = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            for future in done:
+                sid, host = in_flight.pop(future)
+                active[host] -= 1
+                try:
+                    results[sid] = future.result()
+                except Exception as exc:  # run_in_thread already guards; belt and braces
+                    results[sid] = FetchOutcome(source=sid, status="error", error=str(exc), error_kind="internal")
             hand_out()
-            while in_flight:
-                done, _pending = wait(list(in_flight), return_when=FIRST_COMPLETED)
-                for future in done:
-                    sid, host = in_flight.pop(future)
-                    active[host] -= 1
-                    try:
-                        results[sid] = future.result()
-                    except Exception as exc:  # run_in_thread already guards; belt and braces
-                        results[sid] = FetchOutcome(source=sid, status="error", error=str(exc), error_kind="internal")
-                hand_out()
-    finally:  # the pool has waited for its threads, even when this call was interrupted
-        _close_from_here(opened.values())
     return [o for o in (results.get(sid) for sid in ids) if o]
 
 
-def _close_from_here(wrappers) -> None:
-    """Close connections that threads now finished opened (Django ties a connection to
-    the thread that opened it: sharing is allowed for the close, as its test server does)."""
-    for wrapper in wrappers:
-        wrapper.inc_thread_sharing()
-        try:
-            wrapper.close()
-        except Exception:  # the server already dropped it: nothing left to close
-            log.warning("closing a fetch thread's database connection failed", exc_info=True)
-        finally:
-            wrapper.dec_thread_sharing()
+@contextmanager
+def _threads_connections():
+    """A set for pool threads to add their database connections to, each kept from one
+    fetch to the next (a new connection per fetch cost PostgreSQL a backend each time, and
+    its prepared statements); all closed at the end, also when the batch is interrupted.
+    Django ties a connection to the thread that opened it: sharing is allowed for the
+    close, as its test server does, once those threads are done."""
+    opened: set[BaseDatabaseWrapper] = set()
+    try:
+        yield opened
+    finally:
+        for wrapper in opened:
+            wrapper.inc_thread_sharing()
+            try:
+                wrapper.close()
+            except Exception:  # the server already dropped it: nothing left to close
+                log.warning("closing a fetch thread's database connection failed", exc_info=True)
+            finally:
+                wrapper.dec_thread_sharing()
 
 
 def sources_lease_due(*, limit: int | None = None, now=None) -> list[int]:

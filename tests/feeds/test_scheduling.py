@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.management import call_command
 from django.db import connection
 from django.db.backends.signals import connection_created
@@ -261,6 +262,41 @@ def test_pool_threads_keep_one_connection_each_and_close_them_all(settings) -> N
         cursor.execute(backends)
         assert cursor.fetchone()[0] == before  # the threads' connections are closed
     assert Article.objects.filter(source_id__in=ids).count() == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_interrupted_batch_still_closes_its_threads_connections(settings, monkeypatch) -> None:
+    """The batch stops half-way (a task's time limit, a signal): what was fetched is kept,
+    and the threads' connections are closed all the same."""
+    import feeds.services as services
+
+    settings.NEWSROOM_PER_HOST_CONCURRENCY = 3
+    server = CountingServer("127.0.0.1")
+    backends = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    real_wait = services.wait
+    waits = []
+
+    def wait_then_stop(*args, **kwargs):
+        waits.append(1)
+        if len(waits) == 3:
+            raise SoftTimeLimitExceeded()
+        return real_wait(*args, **kwargs)
+
+    try:
+        ids = [source_create(url=server.url(f"/stop/{n}.xml")).pk for n in range(12)]
+        with connection.cursor() as cursor:
+            cursor.execute(backends)
+            before = cursor.fetchone()[0]
+        monkeypatch.setattr(services, "wait", wait_then_stop)
+        with pytest.raises(SoftTimeLimitExceeded):
+            sources_fetch_many(ids, concurrency=3)
+    finally:
+        server.close()
+    with connection.cursor() as cursor:
+        cursor.execute(backends)
+        assert cursor.fetchone()[0] == before  # no thread's connection left open
+    stored = Article.objects.filter(source_id__in=ids).count()
+    assert 3 <= stored < 12  # the fetches already handed out finished and were kept
 
 
 @pytest.mark.django_db
