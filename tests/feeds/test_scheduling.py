@@ -299,6 +299,45 @@ def test_an_interrupted_batch_still_closes_its_threads_connections(settings, mon
     assert 3 <= stored < 12  # the fetches already handed out finished and were kept
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_editors_change_during_a_batch_is_kept(settings, monkeypatch) -> None:
+    """A batch reads its sources once, at its start; a fetch writes back only what it
+    found (validators, schedule, health, a name the feed gave a source named after its
+    host). An editor who renames a source while the batch runs keeps the new name."""
+    import feeds.services as services
+
+    settings.NEWSROOM_PER_HOST_CONCURRENCY = 2
+    server = CountingServer("127.0.0.1", delay=0.05)
+    real_fetch = services.fetch_url
+    renamed = "编辑改过的名字"
+
+    def editor_renames_first(url: str, **kwargs):
+        if url.endswith("/edit/0.xml"):
+            Source.objects.filter(url=url).update(name=renamed)  # the editor, in the admin, meanwhile
+        if url.endswith("/edit/4.xml"):
+            Source.objects.filter(url=url).delete()  # …and deletes another one
+        return real_fetch(url, **kwargs)
+
+    try:
+        ids = [source_create(url=server.url(f"/edit/{n}.xml")).pk for n in range(5)]
+        assert Source.objects.get(pk=ids[0]).name == "127.0.0.1"  # named after its host until fetched
+        monkeypatch.setattr(services, "fetch_url", editor_renames_first)
+        outcomes = sources_fetch_many(ids, concurrency=2)
+    finally:
+        server.close()
+    *kept, deleted = ids
+    *fetched, gone = outcomes
+    assert all(o.status == "ok" and o.new == 1 for o in fetched), [o.error for o in fetched if o.error]
+    assert gone.source == deleted and gone.status == "error" and "gone" in gone.error  # told, and nothing raised
+    assert not FetchLog.objects.filter(source_id=deleted).exists() and not Article.objects.filter(source_id=deleted).exists()
+    assert FetchLog.objects.filter(source_id__in=kept, status="ok", new=1, http_status=200).count() == 4
+    ids = kept
+    names = dict(Source.objects.filter(pk__in=ids).values_list("pk", "name"))
+    assert names[ids[0]] == renamed  # not the name read at the batch's start, nor the feed's title
+    assert [names[i] for i in ids[1:]] == [f"/edit/{n}.xml" for n in range(1, 4)]  # the feed's title
+    assert all(s.last_status == "ok" and s.next_fetch_at > s.last_fetched_at for s in Source.objects.filter(pk__in=ids))
+
+
 @pytest.mark.django_db
 def test_lease_due_caps_sources_per_host_per_tick_and_leases_expire(settings) -> None:
     settings.NEWSROOM_PER_HOST_PER_TICK = 3
