@@ -33,6 +33,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from articles.cache import bump_articles
 from articles.models import Article, RelatedArticle, Tag, TaggedArticle
 from articles.text.tokenizer import keywords
+from newsroom.db import statement_rows
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,32 @@ def _keyword_candidates(article: Article, mine: list[str]) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+# The newest CANDIDATES * 3 (article, tag) rows of the article's tags: each tag's own newest
+# from its index (tag, -article), then the newest of those. Walking the (article, tag) index
+# backwards for rows of any of the tags instead read ten thousand rows for a rare tag.
+_TAG_NEIGHBOURS_SQL = f"""
+SELECT n.id FROM unnest(%s::bigint[]) AS g(tag_id) CROSS JOIN LATERAL (
+  SELECT ta.content_object_id AS id FROM {TaggedArticle._meta.db_table} ta
+   WHERE ta.tag_id = g.tag_id AND ta.listed AND ta.content_object_id <> %s
+   ORDER BY ta.content_object_id DESC LIMIT %s) AS n
+ ORDER BY n.id DESC LIMIT %s"""
+
+
+def _tag_neighbours(article_id: int, tag_ids: list[int]) -> list[int]:
+    """Other listed articles (published, not reposts: only those can be related posts) of
+    these tags, newest first, once per tag they share, from the newest CANDIDATES * 3 rows."""
+    limit = CANDIDATES * 3
+    if connection.vendor == "postgresql":
+        return [row[0] for row in statement_rows(_TAG_NEIGHBOURS_SQL, [tag_ids, article_id, limit, limit])]
+    return list(
+        TaggedArticle.objects.filter(tag_id__in=tag_ids, content_object__status=Article.Status.PUBLISHED,
+                                     content_object__story__isnull=True)
+        .exclude(content_object_id=article_id)
+        .order_by("-content_object_id")
+        .values_list("content_object_id", flat=True)[:limit]
+    )
+
+
 def _ordered_words(words: list[str], title: str) -> list[str]:
     """Words that appear in the card's title first: those are the ones the card can highlight."""
     lower = title.lower()
@@ -126,15 +153,7 @@ def _ordered_words(words: list[str], title: str) -> list[str]:
 def compute_related(article: Article) -> list[tuple[int, float, list[str], str]]:
     """[(related_id, score, shared words ordered for the related card, related title)], best first."""
     tag_ids = list(TaggedArticle.objects.filter(content_object=article).values_list("tag_id", flat=True))
-    shared_tags: Counter[int] = Counter()
-    if tag_ids:
-        rows = (
-            TaggedArticle.objects.filter(tag_id__in=tag_ids, content_object__status=Article.Status.PUBLISHED)
-            .exclude(content_object_id=article.pk)
-            .order_by("-content_object_id")
-            .values_list("content_object_id", flat=True)[: CANDIDATES * 3]
-        )
-        shared_tags.update(rows)
+    shared_tags: Counter[int] = Counter(_tag_neighbours(article.pk, tag_ids)) if tag_ids else Counter()
     mine_list = _keywords(article)
     candidate_ids = {aid for aid, _ in shared_tags.most_common(CANDIDATES)}
     candidate_ids.update(_keyword_candidates(article, mine_list))

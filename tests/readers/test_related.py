@@ -93,3 +93,22 @@ def test_words_common_across_a_large_site_do_not_pick_keyword_candidates(monkeyp
     common = related.common_words()
     assert {"英伟达", "推理"} <= common and "寒武纪" not in common
     assert related._keyword_candidates(rare, ["英伟达", "推理", "芯片"]) == []  # only common words: no scan
+
+
+def test_reposts_take_no_candidate_places(stored, monkeypatch):
+    """Related posts are published originals: a busy tag's newest rows that are reposts
+    (folded under their story) do not use up the places an older original needs."""
+    from articles import related
+    from articles.models import Article
+
+    monkeypatch.setattr(related, "CANDIDATES", 2)  # six (article, tag) rows are read
+    source = make_source(tags="芯片")
+    original = stored(source, "龙芯发布新一代桌面处理器", "龙芯桌面处理器的性能提升明显。", hours_ago=40)
+    root = stored(source, "某厂商召开秋季新品发布会", "秋季新品发布会的内容一览。", hours_ago=35)
+    reposts = [stored(source, f"转载稿件第{i}篇", f"第{i}篇转载的内容。", hours_ago=30 - i) for i in range(8)]
+    Article.objects.filter(pk__in=[r.pk for r in reposts]).update(story=root)  # folded under root's story
+    target = stored(source, "行业周报", "本周要闻汇总。", hours_ago=1)
+
+    ids = [pk for pk, *_ in related.compute_related(target)]
+    assert original.pk in ids and root.pk in ids
+    assert not set(ids) & {r.pk for r in reposts}
