@@ -333,8 +333,7 @@ def _save_with_log(source: Source, fields: list[str], entry: FetchLog) -> None:
         entry.save()
         return
     db = connections[DEFAULT_DB_ALIAS]
-    meta = Source._meta
-    params = [meta.get_field(name).get_db_prep_save(getattr(source, meta.get_field(name).attname), db) for name in fields]
+    params = [f.get_db_prep_save(getattr(source, f.attname), db) for f in map(Source._meta.get_field, fields)]
     params.append(source.pk)
     params += [f.get_db_prep_save(f.pre_save(entry, True), db) for f in _log_fields()]
     with statement_cursor() as cursor:
