@@ -342,7 +342,9 @@ def _save_with_log(source: Source, fields: list[str], entry: FetchLog) -> None:
             raise DatabaseError(f"source {source.pk} is gone: its fetch was not recorded")
 
 
+@lru_cache(maxsize=1)
 def _log_fields() -> list:
+    """FetchLog's columns as Model.save inserts them (every fetch writes one row)."""
     return [f for f in FetchLog._meta.local_concrete_fields if not f.primary_key]
 
 
@@ -514,7 +516,7 @@ def sources_fetch_many(source_ids: list[int], *, concurrency: int | None = None,
         queues.setdefault(_host(sources[sid].url), deque()).append(sid)
     active: Counter[str] = Counter()
     in_flight: dict[Future, tuple[int, str]] = {}
-    results: dict[int, FetchOutcome | None] = {}
+    results: dict[int, FetchOutcome] = {}
     workers = min(concurrency, len(ids))
 
     # Left last to first: the pool waits for its threads, then their connections are closed.
@@ -543,7 +545,7 @@ def sources_fetch_many(source_ids: list[int], *, concurrency: int | None = None,
                 except Exception as exc:  # run_in_thread already guards; belt and braces
                     results[sid] = FetchOutcome(source=sid, status="error", error=str(exc), error_kind="internal")
             hand_out()
-    return [o for o in (results.get(sid) for sid in ids) if o]
+    return [results[sid] for sid in ids]
 
 
 @contextmanager

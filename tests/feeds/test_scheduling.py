@@ -299,6 +299,30 @@ def test_an_interrupted_batch_still_closes_its_threads_connections(settings, mon
     assert 3 <= stored < 12  # the fetches already handed out finished and were kept
 
 
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "client-side"])
+@pytest.mark.django_db
+def test_each_outcome_writes_its_source_and_log_row_together(prepared, settings, hostile) -> None:
+    """The source's update and its fetch-log row are one statement on PostgreSQL: for a
+    feed, a 304 and an error, in both statement modes (values of every type, NULLs too)."""
+    settings.NEWSROOM_DB_PREPARED = prepared  # read by each statement_cursor()
+    source = source_create(url=hostile.url("/conditional"))
+    failing = source_create(url=hostile.url("/status/500"))
+
+    first = source_fetch(source=Source.objects.get(pk=source.pk))
+    again = source_fetch(source=Source.objects.get(pk=source.pk))
+    broken = source_fetch(source=Source.objects.get(pk=failing.pk))
+
+    assert (first.status, again.status, broken.status) == ("ok", "not_modified", "error")
+    source.refresh_from_db()
+    failing.refresh_from_db()
+    assert source.etag and source.last_status == "not_modified" and source.next_fetch_at > source.last_fetched_at
+    assert failing.consecutive_errors == 1 and failing.last_error_kind and failing.last_status == "error"
+    logs = list(FetchLog.objects.filter(source__in=[source, failing]).order_by("id")
+                .values_list("source_id", "status", "http_status", "error_kind"))
+    assert logs == [(source.pk, "ok", 200, ""), (source.pk, "not_modified", 304, ""),
+                    (failing.pk, "error", 500, failing.last_error_kind)]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_editors_change_during_a_batch_is_kept(settings, monkeypatch) -> None:
     """A batch reads its sources once, at its start; a fetch writes back only what it
