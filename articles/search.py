@@ -46,12 +46,11 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 from django import forms
-from django.contrib.postgres.search import SearchQuery
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from articles.models import Article, SearchDoc
+from articles.models import Article
 from articles.text.normalize import fold_width
 from articles.text.sanitize import html_to_text
 from articles.text.tokenizer import search_tokens, segment
@@ -368,7 +367,7 @@ def parse_query(q: str) -> ParsedQuery:
         if any(True for _ in _runs(phrase)) and phrase not in parsed.terms:
             parsed.terms.append(phrase)
     for chunk in rest.split():
-        words = [w for w in segment(chunk) if any(True for _ in _runs(w))]
+        words = _join_unknown([w for w in segment(chunk) if any(True for _ in _runs(w))])
         # A lone particle (的, 和) next to real words narrows nothing worth a prefix scan.
         if any(len(w) > 1 for w in words):
             words = [w for w in words if not (len(w) == 1 and _HAN_CHAR_RE.match(w))]
@@ -379,12 +378,55 @@ def parse_query(q: str) -> ParsedQuery:
     return parsed
 
 
+# Characters that stand alone in a query as grammar, not as part of a name.
+_PARTICLES = frozenset("的了和与及或是在也都就而但把被对从向为之其这那个着过吗呢吧啊")
+
+
+def _join_unknown(words: list[str]) -> list[str]:
+    """Han characters the segmenter left one by one, side by side, are a name it does
+    not know (美光 → 美|光): searched as they were typed, together, not as two
+    single characters (each a prefix of half the corpus) or dropped beside a real
+    word. Particles (的, 和) stay on their own."""
+    out: list[str] = []
+    run: list[str] = []
+    for word in [*words, ""]:
+        if len(word) == 1 and _HAN_CHAR_RE.match(word) and word not in _PARTICLES:
+            run.append(word)
+            continue
+        if len(run) > 1:
+            run = ["".join(run)]
+        out.extend(run)
+        run = []
+        if word:
+            out.append(word)
+    return out
+
+
 def query_terms(q: str) -> list[str]:
     """The words a result page highlights."""
     return parse_query(q).terms
 
 
-def _term_tsquery(term: str) -> str:
+@dataclass(frozen=True)
+class _TermQuery:
+    """One query term as tsquery text (see the module docstring).
+
+    ``loose``: what the GIN index answers by itself, no positions — the term's grams
+    all present (or its whole word). ``exact``: the grams as a phrase at their
+    distances (or the whole word): only a row's positions tell, so checking it reads
+    the row's vector. ``word``: the whole word as one lexeme, None where the term has
+    none (one gram only, or spaces in it)."""
+
+    loose: str
+    exact: str
+    word: str | None
+
+    @property
+    def phrase(self) -> bool:
+        return self.exact != self.loose
+
+
+def _term_query(term: str) -> _TermQuery | None:
     """A phrase of grams that matches exactly where the term's text occurs."""
     operands: list[tuple[int, str]] = []
     pos = 0
@@ -397,26 +439,29 @@ def _term_tsquery(term: str) -> str:
         else:
             operands.append((pos, _quote(run) + ":*"))
             pos += 1
-    expr = ""
-    last = 0
-    for i, (p, operand) in enumerate(operands):
-        expr = operand if i == 0 else f"{expr} <{p - last}> {operand}"
-        last = p
-    if not expr:
-        return ""
+    if not operands:
+        return None
+    if len(operands) == 1:
+        return _TermQuery(operands[0][1], operands[0][1], None)
+    phrase = operands[0][1]
+    for (last, _), (p, operand) in zip(operands, operands[1:]):
+        phrase = f"{phrase} <{p - last}> {operand}"
+    grams = " & ".join(operand for _, operand in operands)
     word = fold_width(term).lower()
-    if len(operands) > 1 and not any(ch.isspace() for ch in word):
-        # The whole word as a lexeme too: vectors written without grams (older
-        # rows, bulk-seeded corpora) still match on what the tokenizer cut.
-        expr = f"{expr} | {_quote(word)}"
-    return f"({expr})"
+    if any(ch.isspace() for ch in word):
+        return _TermQuery(f"({grams})", f"({phrase})", None)
+    # The whole word as a lexeme too: vectors written without grams (older rows,
+    # bulk-seeded corpora) still match on what the tokenizer cut.
+    word = _quote(word)
+    return _TermQuery(f"({grams} | {word})", f"({phrase} | {word})", word)
 
 
 def to_tsquery(parsed: ParsedQuery) -> str:
-    return " & ".join(filter(None, (_term_tsquery(t) for t in parsed.terms)))
+    """The whole query, exactly (every term, phrases at their distances)."""
+    return " & ".join(t.exact for t in filter(None, map(_term_query, parsed.terms)))
 
 
-# What a result card and the search feed show (snippets need the body).
+# What a result card and the search feed show# What a result card and the search feed show (snippets need the body).
 _CARD_FIELDS = ("id", "title", "summary", "body", "author", "origin_account", "published_at", "updated_at",
                 "read_count", "bookmark_count", "status", "source__name", "source__slug")
 _CARD_ARTICLE_FIELDS = (*(f for f in _CARD_FIELDS if "__" not in f), "source_id")
@@ -471,20 +516,51 @@ def _cards(ids: list[int]) -> list[Article]:
     return cards_from_rows(statement_rows(_CARD_SQL, [ids]), _CARD_ARTICLE_FIELDS, _CARD_SOURCE_FIELDS)
 
 
-def match_window(parsed: ParsedQuery, narrow: QuerySet | None = None) -> QuerySet | None:
-    """PostgreSQL: (id, title) of the newest RANK_WINDOW published matches, newest
-    first; None if nothing can match. ``narrow``: an Article queryset the
-    matches must be in (tag/source/date filters)."""
-    match = to_tsquery(parsed)
-    if not match:
+# Hidden, pending or deleted articles are few: a partial index of just those (article_unpublished).
+_UNPUBLISHED = "SELECT id FROM articles_article WHERE status <> 'published'"
+
+
+def window_sql(parsed: ParsedQuery, narrow: QuerySet | None = None) -> tuple[str, list] | None:
+    """PostgreSQL: SQL and parameters for (id, title) of the newest RANK_WINDOW
+    published matches, newest first; None if nothing can match. ``narrow``: an
+    Article queryset the matches must be in (tag/source/date filters).
+
+    A phrase (a word of three Han characters or more, a quoted phrase, Wi-Fi) can
+    only be checked against a row's positions, and that means reading its vector
+    (about 7 kB, out of line): a common word's thousands of matches took 50 ms. So a
+    query with phrases is split in two, each half answered by the index alone:
+
+    * rows that hold every phrase term's whole word (the tokenizer cut it there) and
+      the other terms: matches, nothing to check;
+    * the other rows with all the grams (``loose & !sure``): candidates. Only these are
+      checked against the phrases, newest first, and only until the window is full.
+
+    Without phrases the loose query is exact and the index answers it whole."""
+    terms = [t for t in map(_term_query, parsed.terms) if t is not None]
+    if not terms:
         return None
-    docs = SearchDoc.objects.filter(vector=SearchQuery(match, search_type="raw", config="simple"))
+    loose = " & ".join(t.loose for t in terms)
     if narrow is not None:
-        docs = docs.filter(article__in=narrow.values("id"))
+        narrow_sql, narrow_params = narrow.values("id").query.sql_with_params()
+        within, within_params = f" AND article_id IN ({narrow_sql})", list(narrow_params)
     else:
-        # Hidden, pending or deleted articles are few: a partial index of just those (article_unpublished).
-        docs = docs.exclude(article__in=Article.objects.exclude(status=Article.Status.PUBLISHED).values("id"))
-    return docs.order_by("-published_at", "-article_id").values_list("article_id", "title")[:RANK_WINDOW]
+        within, within_params = f" AND article_id NOT IN ({_UNPUBLISHED})", []
+    order, limit = "ORDER BY published_at DESC, article_id DESC", f"LIMIT {RANK_WINDOW}"
+    if not any(t.phrase for t in terms):
+        return (f"SELECT article_id, title FROM articles_searchdoc WHERE vector @@ %s::tsquery{within} {order} {limit}",
+                [loose, *within_params])
+    exact = " & ".join(t.exact for t in terms)
+    # The candidates, newest first (OFFSET 0 keeps the phrase check out of the sort: it runs
+    # on the sorted rows, only until the window is full).
+    checked = (f"SELECT article_id, title, published_at FROM (SELECT article_id, title, published_at, vector "
+               f"FROM articles_searchdoc WHERE vector @@ %s::tsquery{within} {order} OFFSET 0) c "
+               f"WHERE vector @@ %s::tsquery {limit}")
+    if not all(t.word for t in terms if t.phrase):
+        return f"SELECT article_id, title FROM ({checked}) w", [loose, *within_params, exact]
+    sure = " & ".join(t.word if t.phrase else t.loose for t in terms)
+    return (f"SELECT article_id, title FROM ((SELECT article_id, title, published_at FROM articles_searchdoc "
+            f"WHERE vector @@ %s::tsquery{within} {order} {limit}) UNION ALL ({checked}) {order} {limit}) w",
+            [sure, *within_params, f"{loose} & !({sure})", *within_params, exact])
 
 
 def _title_scorer(parsed: ParsedQuery):
@@ -518,11 +594,17 @@ def search_articles(q: str | ParsedQuery, narrow: QuerySet | None = None, *, new
     if not parsed:
         return SearchHits([])
     if _is_postgres():
-        window = match_window(parsed, narrow)
+        window = window_sql(parsed, narrow)
         if window is None:
             return SearchHits([])
+        sql, params = window
         with index_plan():
-            rows = list(window)
+            if narrow is None:  # the same few statements every time: prepared once per connection
+                rows = statement_rows(sql, params)
+            else:
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    rows = cursor.fetchall()
         if not newest_first:
             score = _title_scorer(parsed)
             rows.sort(key=lambda row: -score(row[1]))  # stable: equal scores stay newest first

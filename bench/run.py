@@ -583,6 +583,7 @@ EXPLAINS = {
 
 
 def write_plans(sample: dict) -> dict:
+    from contextlib import nullcontext
     from datetime import timedelta
 
     from django.db import connection
@@ -590,7 +591,7 @@ def write_plans(sample: dict) -> dict:
 
     from articles import selectors
     from articles.models import Article, Tag
-    from articles.search import match_window, parse_query
+    from articles.search import index_plan, parse_query, window_sql
     from feeds.models import Source
 
     tag = Tag.objects.get(slug=sample["tag_slug"])
@@ -610,9 +611,10 @@ def write_plans(sample: dict) -> dict:
         .order_by("-read_count", "-bookmark_count", "-published_at").values("id")[:20].query.sql_with_params(),
     }
     out, timings = [], {}
-    sqls["search (newest matches, one query)"] = match_window(parse_query("英伟达 芯片")).query.sql_with_params()
+    sqls["search (newest matches, one query)"] = window_sql(parse_query("英伟达 芯片"))
+    sqls["search (a word not always cut whole: split in two)"] = window_sql(parse_query("智能体"))
     for name, (sql, params) in sqls.items():
-        with connection.cursor() as cursor:
+        with index_plan() if name.startswith("search") else nullcontext(), connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
             plan = "\n".join(r[0] for r in cursor.fetchall())
         m = re.search(r"Execution Time: ([\d.]+) ms", plan)

@@ -252,3 +252,45 @@ def test_result_cards_and_list_tags_come_from_prepared_statements_as_the_orm_bui
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         statements = " ".join(row[0] for row in cursor.fetchall())
     assert "ta.content_object_id = ANY" in statements and "a.id = ANY" in statements
+
+
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "client-side"])
+def test_a_word_cut_whole_or_not_is_found_newest_first_and_near_misses_are_not(source, settings, monkeypatch, prepared):
+    """A phrase term (智能体) is matched by the rows that hold it as a word, and by the rows
+    whose grams only say it might be there once their positions are checked. A row with
+    both grams apart (智能手机的功能体验) is not a match, however new."""
+    from articles import search
+
+    settings.NEWSROOM_DB_PREPARED = prepared
+    mentions = [store(source, f"第{i}篇：智能体新进展", "正文再次提到智能体。", hours_ago=i + 1) for i in range(6)]
+    for article in mentions[1::2]:  # indexed as a bulk load would: grams, none of the tokenizer's words
+        search.index_article(article, title_tokens=[], body_tokens=[])
+    near = [store(source, f"智能手机的功能体验{i}", "智能手机的功能体验。", hours_ago=h) for i, h in enumerate((0.1, 2.5, 30))]
+    sql, params = search.window_sql(parse_query("智能体"))
+    assert "UNION ALL" in sql and "'智能体'" in params[0]  # split: the words, then the checked grams
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # both kinds are there: three rows hold the word, three only grams
+        cursor.execute("SELECT count(*) FROM articles_searchdoc WHERE vector @@ %s::tsquery", [params[0]])
+        assert cursor.fetchone()[0] == 3
+    assert like("智能体") == {a.pk for a in mentions} and not like("智能体") & {a.pk for a in near}
+    assert found("智能体") == like("智能体")
+    newest = [a.pk for a in mentions]
+    assert search.search_articles("智能体", newest_first=True).ids == newest
+    monkeypatch.setattr(search, "RANK_WINDOW", 3)  # the window: the 3 newest matches of either kind
+    assert search.search_articles("智能体", newest_first=True).ids == newest[:3]
+    assert search.search_articles('"智能体新进展"', newest_first=True).ids == newest[:3]  # no word: all checked
+    assert set(search.search_articles("智能体 正文").ids) == set(newest[:3])
+
+
+def test_a_name_the_segmenter_does_not_know_is_searched_as_typed(source):
+    """美光 is not in the segmenter's dictionary (美|光): as one term it matches where
+    LIKE '%美光%' does; it is neither dropped beside a known word nor two one-character
+    prefixes that match half the corpus."""
+    stored = [store(source, "美光发布折叠屏内存方案", "美光为折叠屏手机提供内存。"),
+              store(source, "折叠屏手机销量上升", "美国市场光线传感器需求增长。"),
+              store(source, "美光财报超预期", "美光本季度营收增长。")]
+    assert parse_query("美光折叠屏").terms == parse_query("美光 折叠屏").terms == ["美光", "折叠屏"]
+    assert parse_query("华为的手机").terms == ["华为", "手机"]  # a particle still stands alone, and goes
+    assert found("美光折叠屏") == found("美光 折叠屏") == like("美光", "折叠屏") == {stored[0].pk}
+    assert found("美光") == like("美光") == {stored[0].pk, stored[2].pk}
