@@ -563,21 +563,28 @@ def window_sql(parsed: ParsedQuery, narrow: QuerySet | None = None) -> tuple[str
             [sure, *within_params, f"{loose} & !({sure})", *within_params, exact])
 
 
-def _title_scorer(parsed: ParsedQuery):
-    """Relevance within the window: query terms the headline carries (the body
-    matched already); the whole query as written scores a little more. Titles
-    are stored normalized (half-width ASCII), so lower() is enough."""
+def rank_by_title(parsed: ParsedQuery, rows: list[tuple[int, str]]) -> list[int]:
+    """The window's ids, best first: by how many query terms the headline carries (the
+    body matched already), the whole query as written scoring a little more; newest
+    first among equals (``rows`` come newest first). Titles are stored normalized
+    (half-width ASCII), so lower() is enough. Rows go into one bucket per score, in
+    order: no sort of a thousand keys."""
     terms = [fold_width(t).lower() for t in parsed.terms]
     joined = "".join(terms) if len(terms) > 1 else ""
-
-    def score(title: str) -> float:
+    buckets: dict[int, list[int]] = {}
+    for article_id, title in rows:
         title = title.lower()
-        value = float(sum(1 for t in terms if t in title))
+        score = 0
+        for term in terms:
+            if term in title:
+                score += 2
         if joined and joined in title.replace(" ", ""):
-            value += 0.5
-        return value
-
-    return score
+            score += 1
+        bucket = buckets.get(score)
+        if bucket is None:
+            bucket = buckets[score] = []
+        bucket.append(article_id)
+    return [article_id for score in sorted(buckets, reverse=True) for article_id in buckets[score]]
 
 
 def search_articles(q: str | ParsedQuery, narrow: QuerySet | None = None, *, newest_first: bool = False) -> SearchHits:
@@ -605,10 +612,7 @@ def search_articles(q: str | ParsedQuery, narrow: QuerySet | None = None, *, new
                 with connection.cursor() as cursor:
                     cursor.execute(sql, params)
                     rows = cursor.fetchall()
-        if not newest_first:
-            score = _title_scorer(parsed)
-            rows.sort(key=lambda row: -score(row[1]))  # stable: equal scores stay newest first
-        return SearchHits([row[0] for row in rows])
+        return SearchHits([row[0] for row in rows] if newest_first else rank_by_title(parsed, rows))
     qs = narrow if narrow is not None else Article.objects.published()
     for term in parsed.terms:
         qs = qs.filter(Q(title__icontains=term) | Q(body__icontains=term))

@@ -89,7 +89,7 @@ def from_row(model, names: tuple[str, ...], values):
     field has a descriptor that acts on assignment — the instance is filled as
     ``__init__`` would leave it (the values in ``__dict__``, the fields not named
     absent, so deferred) in about 1 µs. Otherwise ``from_db`` itself."""
-    if _plain_model(model, names) and not (pre_init.has_listeners(model) or post_init.has_listeners(model)):
+    if _plain_model(model, names) and not _init_listened(model):
         new = _new(model)
         state = new.__dict__["_state"] = ModelState()
         state.adding, state.db = False, "default"
@@ -100,6 +100,13 @@ def from_row(model, names: tuple[str, ...], values):
 
 
 _new = object.__new__
+
+
+def _init_listened(model) -> bool:
+    """Does a receiver listen to this model's pre_init or post_init? (Usually no model's.)"""
+    if not pre_init.receivers and not post_init.receivers:
+        return False
+    return pre_init.has_listeners(model) or post_init.has_listeners(model)
 
 
 @cache
