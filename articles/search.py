@@ -20,7 +20,10 @@ It holds two things:
 
 Queries are segmented with the same tokenizer: each word (or each quoted
 phrase, kept whole) must match (AND); a single Han character or a Latin word
-matches as a prefix (rtx → rtx5090). The newest ``RANK_WINDOW`` matches are
+matches as a prefix (rtx → rtx5090). Han characters the segmenter leaves one by
+one side by side (a name it does not know: 美光 → 美|光) are one term again.
+A phrase's positions are checked only on rows the index cannot decide by the
+whole word (``window_sql``). The newest ``RANK_WINDOW`` matches are
 ranked by how many query terms their headline carries, newest first among equals;
 matches are highlighted in Python (``highlight_words`` / ``search_snippet``).
 
@@ -456,12 +459,7 @@ def _term_query(term: str) -> _TermQuery | None:
     return _TermQuery(f"({grams} | {word})", f"({phrase} | {word})", word)
 
 
-def to_tsquery(parsed: ParsedQuery) -> str:
-    """The whole query, exactly (every term, phrases at their distances)."""
-    return " & ".join(t.exact for t in filter(None, map(_term_query, parsed.terms)))
-
-
-# What a result card and the search feed show# What a result card and the search feed show (snippets need the body).
+# What a result card and the search feed show (snippets need the body).
 _CARD_FIELDS = ("id", "title", "summary", "body", "author", "origin_account", "published_at", "updated_at",
                 "read_count", "bookmark_count", "status", "source__name", "source__slug")
 _CARD_ARTICLE_FIELDS = (*(f for f in _CARD_FIELDS if "__" not in f), "source_id")
