@@ -373,4 +373,6 @@ _BLOCK_EDGE_RE = re.compile(
 
 
 def _trim_block_edges(html: str) -> str:
+    if "> " not in html and " </" not in html:  # nothing the pattern could match (most Chinese text)
+        return html.strip()
     return _BLOCK_EDGE_RE.sub(lambda m: m.group(1) or m.group(2), html).strip()

@@ -83,6 +83,19 @@ def test_predefined_numeric_and_html_entities_still_work() -> None:
     assert entry.link == "http://example.com/a?x=1&y=2"  # bare & in a URL survives
 
 
+def test_references_are_made_well_formed_one_by_one() -> None:
+    """Only references XML does not know are rewritten: the well-formed numeric ones
+    and XML's five pass untouched; malformed ones and undefined names become text."""
+    from feeds.parse import strip_declarations
+
+    text = "&AMP; &lt &#; &#12 &ltx; &#X4E2D; &amp;amp; &nbsp &copy; a&b &&; &1x; &Amp; &#x; &#xZZ; &quot;&apos;&gt;"
+    assert strip_declarations(text) == (
+        "&#38; &amp;lt &amp;#; &amp;#12 &amp;ltx; &#X4E2D; &amp;amp; &amp;nbsp &#169; a&amp;b &amp;&amp;; "
+        "&amp;1x; &amp;Amp; &amp;#x; &amp;#xZZ; &quot;&apos;&gt;", 0)
+    assert strip_declarations("<![CDATA[&bogus; &nbsp;]]> &bogus; &nbsp;") == (
+        "<![CDATA[&bogus; &nbsp;]]> &amp;bogus; &#160;", 0)
+
+
 def test_feedparser_never_opens_files_or_urls() -> None:
     for content in (b"/etc/passwd", b"http://127.0.0.1:9/feed.xml", b"file:///etc/hostname"):
         with pytest.raises(ParseError) as info:
