@@ -157,8 +157,8 @@ def attach_tags(articles: list[Article]) -> list[Article]:
 
 # Every list page runs it: prepared once per connection, one array parameter for any page size.
 # Each tag is looked up by its key (LATERAL … OFFSET 0 keeps the join a nested loop): as a
-# plain join the plan hashes the whole tag table for a page's hundred taggings, 2.5 ms
-# instead of 0.5 at 2,000 tags.
+# plain join the plan hashed the whole tag table for a page's hundred taggings: 3.1 ms
+# instead of 0.6 at 2,000 tags.
 _TAG_ROWS_SQL = """
 SELECT ta.content_object_id, ta.tag_id, t.name, t.slug
   FROM articles_taggedarticle ta
