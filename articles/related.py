@@ -107,15 +107,21 @@ def _keyword_candidates(article: Article, mine: list[str]) -> list[int]:
         return []
     query = " | ".join(f"({_quote(a)} & {_quote(b)})" for a, b in combinations(top, 2))
     since = article.published_at - KEYWORD_WINDOW
-    with index_plan(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT a.id FROM articles_searchdoc d JOIN articles_article a ON a.id = d.article_id "
-            "WHERE d.vector @@ to_tsquery('simple', %s) "
-            "AND a.status = %s AND a.story_id IS NULL AND a.id <> %s AND d.published_at >= %s "
-            "ORDER BY d.published_at DESC LIMIT %s",
-            [query, Article.Status.PUBLISHED, article.pk, since, KEYWORD_CANDIDATES],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    with index_plan():
+        rows = statement_rows(_KEYWORD_CANDIDATES_SQL, [query, Article.Status.PUBLISHED, article.pk, since,
+                                                        KEYWORD_CANDIDATES])
+    return [row[0] for row in rows]
+
+
+# The keywords as the vectors store them (``::tsquery``, as search does): to_tsquery would run
+# them through PostgreSQL's parser, which makes deepseek-r1 or qwen2.5 a phrase of its parts
+# (never a match here, and every row read back to check it).
+_KEYWORD_CANDIDATES_SQL = (
+    "SELECT a.id FROM articles_searchdoc d JOIN articles_article a ON a.id = d.article_id "
+    "WHERE d.vector @@ %s::tsquery "
+    "AND a.status = %s AND a.story_id IS NULL AND a.id <> %s AND d.published_at >= %s "
+    "ORDER BY d.published_at DESC LIMIT %s"
+)
 
 
 # The newest CANDIDATES * 3 (article, tag) rows of the article's tags: each tag's own newest

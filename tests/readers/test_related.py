@@ -112,3 +112,16 @@ def test_reposts_take_no_candidate_places(stored, monkeypatch):
     ids = [pk for pk, *_ in related.compute_related(target)]
     assert original.pk in ids and root.pk in ids
     assert not set(ids) & {r.pk for r in reposts}
+
+
+def test_keywords_with_a_hyphen_or_a_dot_find_their_articles():
+    """Keyword candidates match the words as the vectors store them: deepseek-r1 and qwen2.5
+    are lexemes of their own, not phrases PostgreSQL's parser would make of them (which
+    never match, and have every row read back)."""
+    from articles import related
+
+    source = make_source()
+    older = store(source, "DeepSeek-R1与Qwen2.5对比评测", "DeepSeek-R1和Qwen2.5在推理任务上的表现对比。", hours_ago=5)
+    store(source, "新款手机续航评测", "这款手机续航表现不错。", hours_ago=4)
+    newer = store(source, "DeepSeek-R1与Qwen2.5部署指南", "如何部署DeepSeek-R1和Qwen2.5。", hours_ago=1)
+    assert related._keyword_candidates(newer, ["deepseek-r1", "qwen2.5"]) == [older.pk]
