@@ -281,6 +281,12 @@ def test_a_word_cut_whole_or_not_is_found_newest_first_and_near_misses_are_not(s
     assert search.search_articles("智能体", newest_first=True).ids == newest[:3]
     assert search.search_articles('"智能体新进展"', newest_first=True).ids == newest[:3]  # no word: all checked
     assert set(search.search_articles("智能体 正文").ids) == set(newest[:3])
+    # Narrowed by the filters (their SQL inside both halves): the same rows, the near misses still out.
+    narrowed = search.filtered_search(search.SearchParams(q="智能体", source=source.slug, sort="new"))
+    assert narrowed.ids == newest[:3]
+    since = (timezone.localdate() - timedelta(days=1)).isoformat()
+    assert search.filtered_search(search.SearchParams.from_query_dict({"q": "智能体", "since": since})).ids[:3] == \
+        newest[:3]
 
 
 def test_a_name_the_segmenter_does_not_know_is_searched_as_typed(source):
