@@ -17,10 +17,23 @@ before the session, auth, CSRF and message middleware run: a cached page is
 the same for every anonymous reader, so none of them has anything to add.
 Requests with a session or pending flash messages never touch the cache.
 
-A miss is two: the lookup also brings the shared fragment the page shows (the
-热点推荐 sidebar, `articles.fragments`), the view renders with stored counts
-(`fills_reads`), and one more script counts the reader's read, stores the page
-and returns the pending counts, filled in as on a hit.
+A page is kept from its second miss within ``ASKED_SECONDS``: one asked for
+less often than that would expire before anyone read it again (a crawler's
+sweep of the archive, the long tail of old articles), so keeping it would only
+cost a round trip and Redis memory. The lookup remembers each missed path (a
+small marker) to tell the two apart.
+
+A first miss is one round trip: the lookup also counts the reader's read of
+the article the path names, brings the shared fragment the page shows (the
+热点推荐 sidebar, `articles.fragments`) and returns the pending reads of that
+article and of the fragment's articles, filled in after the view renders with
+stored counts (`fills_reads`); other articles on the page (related posts, list
+cards) show their stored counts, at most one counter flush (a minute) behind.
+If the view does not answer 200 (no such article), the read is taken back.
+
+A miss that keeps the page is two: the lookup (with the fragment), the view,
+then one more script counts the reader's read, stores the page and returns
+the pending counts of every article on it, filled in as on a hit.
 
 Only with Redis: the embedded default (file cache, counts written straight to
 the database) does not cache pages.
@@ -28,6 +41,7 @@ the database) does not cache pages.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -44,8 +58,15 @@ from articles.templating import zh_count
 from articles.visitors import VISITOR_COOKIE, visitor_for, with_visitor_cookie
 from newsroom import metrics
 
+log = logging.getLogger(__name__)
+
 TTL_SECONDS = 300
 PAGE_PREFIX = "nr:page:"
+# A miss keeps the page when its path was missed before within this time (a marker
+# per path, "nr:asked:<path hash>"): longer than the page's life, so a page read all
+# the time is kept again as soon as it expires.
+ASKED_SECONDS = 2 * TTL_SECONDS
+ASKED_PREFIX = "nr:asked:"
 # The page shapes that may be cached (anonymous GETs); anything else never costs a lookup.
 CACHEABLE_PATH = re.compile(r"^/(?:|hot/|tags/|tags/[^/]+/|sources/[^/]+/|articles/\d+/)$")
 _ARTICLE_PATH = re.compile(r"^/articles/(\d+)/$")
@@ -56,10 +77,14 @@ _KEPT_HEADERS = ("Content-Type", "Content-Language", "Vary")
 # KEYS: site generation, flush epoch, pending reads, flushing reads, lists generation, the
 #       page's own generation (the lists' again for a list page, the article's for its page).
 # ARGV: path hash, visitor ("" = count nothing), hot bucket key, read window s, hot bucket ttl s,
-#       shared fragment to bring on a miss ("" = none).
-# Returns {generation, epoch, page generation, false, fragment or false} on a miss,
-# {generation, epoch, page generation, entry, "id:reads,…"} on a hit (the reads still pending
-# in Redis for the articles on the page). The generation (site.lists) keys the fragments.
+#       shared fragment to bring on a miss ("" = none), the article the path names ("" = none),
+#       asked-marker ttl s.
+# Returns {generation, epoch, page generation, entry, "id:reads,…"} on a hit (the reads still
+# pending in Redis for the articles on the page); on a miss {generation, epoch, page generation,
+# false, fragment or false, kept}, where kept = 1 if the path was missed before (the page is to
+# be stored: FINISH), else "id:reads,…" of the named article and the fragment's articles, and
+# whether this reader's read of the named article was counted (1/0). The generation
+# (site.lists) keys the fragments.
 _LOOKUP = counters.COUNT_READ_LUA + counters.PENDING_READS_LUA + """
 local site = redis.call('GET', KEYS[1]) or '1'
 local gen = site .. '.' .. (redis.call('GET', KEYS[5]) or '1')
@@ -68,8 +93,24 @@ if KEYS[6] ~= KEYS[5] then page_gen = site .. '.a' .. (redis.call('GET', KEYS[6]
 local epoch = redis.call('GET', KEYS[2]) or '0'
 local entry = redis.call('GET', 'nr:page:' .. page_gen .. ':' .. epoch .. ':' .. ARGV[1])
 if not entry then
-  if ARGV[6] == '' then return {gen, epoch, page_gen} end
-  return {gen, epoch, page_gen, false, redis.call('GET', '""" + fragments.FRAGMENT_PREFIX + """' .. ARGV[6] .. ':' .. gen .. ':' .. epoch)}
+  local fragment = false
+  if ARGV[6] ~= '' then
+    fragment = redis.call('GET', '""" + fragments.FRAGMENT_PREFIX + """' .. ARGV[6] .. ':' .. gen .. ':' .. epoch)
+  end
+  local asked = '""" + ASKED_PREFIX + """' .. ARGV[1]
+  local before = redis.call('EXISTS', asked)
+  redis.call('SET', asked, 1, 'EX', ARGV[8])
+  if before == 1 then return {gen, epoch, page_gen, false, fragment, 1} end
+  local counted = 0
+  local ids = {}
+  if ARGV[7] ~= '' then
+    ids[1] = ARGV[7]
+    if ARGV[2] ~= '' then counted = count_read(ARGV[7], ARGV[2], ARGV[3], ARGV[4], ARGV[5]) end
+  end
+  if fragment then
+    for id in string.gmatch(fragment, 'data%-reads="(%d+)"') do ids[#ids + 1] = id end
+  end
+  return {gen, epoch, page_gen, false, fragment, pending_reads(ids, KEYS[3], KEYS[4]), counted}
 end
 local head = string.sub(entry, 1, (string.find(entry, '\\n', 1, true) or 1) - 1)
 local read_id = string.match(head, '^(%d*)|')
@@ -93,6 +134,19 @@ if ARGV[1] ~= '' then count_read(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]) en
 return pending_reads({unpack(ARGV, 8)}, KEYS[1], KEYS[2])
 """
 
+# A first miss counted a read of the article its path names, and the view did not show it
+# (no such article, not published): take it back, as counters.COUNT_READ_LUA counted it.
+# KEYS: pending reads. ARGV: article id, visitor, hot bucket key.
+# (Should a counter flush fall in between, the read already went to the database, where
+# an UPDATE of an article that does not exist changes nothing.)
+_UNCOUNT = """
+if redis.call('DEL', 'nr:seen:' .. ARGV[1] .. ':' .. ARGV[2]) == 1 then
+  if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+  if tonumber(redis.call('ZINCRBY', ARGV[3], -1, ARGV[1])) <= 0 then redis.call('ZREM', ARGV[3], ARGV[1]) end
+end
+return 0
+"""
+
 
 def enabled() -> bool:
     return bool(settings.REDIS_URL) and getattr(settings, "NEWSROOM_PAGE_CACHE", True)
@@ -109,6 +163,12 @@ class Lookup:
     page_generation: str = ""  # the page's own: site.lists, or site.a<article's> for an article page
     response: HttpResponse | None = None
     fragments: dict[str, bytes | None] = field(default_factory=dict)
+    # A miss: whether the page is to be kept (its path was missed before, FINISH stores it);
+    # else the reads pending for the named article and the fragment's (filled in after the
+    # view) and the read the lookup counted (article id, hot bucket key), if any.
+    keep: bool = True
+    moved: dict[int, int] = field(default_factory=dict)
+    counted: tuple[str, str] | None = None
 
     @property
     def key(self) -> str:
@@ -124,21 +184,30 @@ def lookup(request: HttpRequest, visitor: str = "") -> Lookup | None:
     path_hash = _path_hash(request)
     fragment = fragments.shown_on(request.path_info)
     article = _ARTICLE_PATH.match(request.path_info)
+    # The id as the view reads it (/articles/007/ is article 7); none past bigint, which names no article.
+    article_id = str(int(article.group(1))) if article and len(article.group(1)) <= 18 else ""
+    bucket = counters.hot_key(time.time())
     try:
         reply = counters.lua_script(_LOOKUP)(
             keys=[GENERATION_KEY, counters.EPOCH_KEY, counters.PENDING_KEY, counters.FLUSHING_KEY, LISTS_KEY,
-                  article_key(article.group(1)) if article else LISTS_KEY],
-            args=[path_hash, visitor, counters.hot_key(time.time()), counters.READ_WINDOW_SECONDS,
-                  counters.HOT_BUCKET_TTL, fragment],
+                  article_key(article_id) if article_id else LISTS_KEY],
+            args=[path_hash, visitor, bucket, counters.READ_WINDOW_SECONDS, counters.HOT_BUCKET_TTL, fragment,
+                  article_id, ASKED_SECONDS],
         )
     except Exception:
         return None
     found = Lookup(generation=reply[0].decode(), epoch=reply[1].decode(), path_hash=path_hash,
                    page_generation=reply[2].decode())
-    if len(reply) > 3 and reply[3] is not None:
+    if reply[3] is not None:
         found.response = _respond(reply[3], reply[4])
-    elif fragment:
-        found.fragments[fragment] = reply[4] if len(reply) > 4 else None
+        return found
+    if fragment:
+        found.fragments[fragment] = reply[4]
+    if len(reply) > 6:  # the first miss of this path: not kept
+        found.keep = False
+        found.moved = counters.parse_moved_reads(reply[5])
+        if reply[6]:
+            found.counted = (article_id, bucket)
     return found
 
 
@@ -250,6 +319,25 @@ def finish(request: HttpRequest, response: HttpResponse, found: Lookup, visitor:
         extra = counters.pending_reads([int(aid) for aid in ids])
         if stored:
             extra[read_id] = extra.get(read_id, 0) + 1
+    _fill_response(response, content, extra)
+
+
+def settle_first_miss(response: HttpResponse, found: Lookup, visitor: str, *, shown: bool) -> None:
+    """After a first miss (not kept), no round trip: fill in the counts the lookup
+    brought; or, if no page was shown (no such article), take back the read it counted."""
+    if not shown:
+        if found.counted is not None:
+            article_id, bucket = found.counted
+            try:
+                counters.lua_script(_UNCOUNT)(keys=[counters.PENDING_KEY], args=[article_id, visitor, bucket])
+            except Exception:
+                log.warning("redis unavailable: a read of article %s not shown was left counted", article_id)
+        return
+    if found.moved and not response.streaming:
+        _fill_response(response, response.content, found.moved)
+
+
+def _fill_response(response: HttpResponse, content: bytes, extra: dict[int, int]) -> None:
     if extra:
         response.content = _fill(content, extra)
         if response.has_header("Content-Length"):
@@ -288,11 +376,13 @@ class PageCacheMiddleware:
         if found is not None and found.response is not None:
             metrics.PAGE_CACHE.labels("hit").inc()
             return with_visitor_cookie(request, found.response, new_cookie)  # stored with its Vary: Cookie
-        metrics.PAGE_CACHE.labels("miss" if found is not None else "unavailable").inc()
+        metrics.PAGE_CACHE.labels("unavailable" if found is None else "miss" if found.keep else "first").inc()
         request.page_cache_lookup = found
         response = self.get_response(request)
         patch_vary_headers(response, ("Cookie",))  # signed-in readers get their own page
-        if fills_reads(request):
+        if found is not None and not found.keep:
+            settle_first_miss(response, found, visitor, shown=fills_reads(request) and response.status_code == 200)
+        elif fills_reads(request):
             match = getattr(request, "resolver_match", None)
             finish(request, response, found, visitor, read_id=request.page_cache.get("read_id"),
                    view=match.view_name if match else "")

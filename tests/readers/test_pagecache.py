@@ -18,28 +18,32 @@ from tests.readers.conftest import store
 def test_cached_article_page_costs_no_queries_and_counts_still_move(source, django_assert_num_queries):
     article = store(source, "英伟达发布推理平台", "英伟达今天发布了新的推理平台，面向数据中心。")
     url = f"/articles/{article.pk}/"
-    first = Client().get(url)
+    first = Client().get(url)  # the page's first reader: rendered, not kept
     assert first.status_code == 200 and "阅读 1" in page_text(first.content)
-
-    # A second reader gets the cached page: no database work at all, and their read counts.
-    with django_assert_num_queries(0):
-        second = Client().get(url)
+    second = Client().get(url)  # asked for again: rendered and kept
     assert "阅读 2" in page_text(second.content)
-    assert "英伟达发布推理平台" in page_text(second.content)
+
+    # A third reader gets the cached page: no database work at all, and their read counts.
+    with django_assert_num_queries(0):
+        third = Client().get(url)
+    assert "阅读 3" in page_text(third.content)
+    assert "英伟达发布推理平台" in page_text(third.content)
 
     # The same reader reloading: served from cache, count unchanged.
     reader = Client()
     reader.get(url)
-    assert "阅读 3" in page_text(reader.get(url).content)
+    assert "阅读 4" in page_text(reader.get(url).content)
 
     # The list page shows the live count too, also when served from the cache.
     Client().get("/")
-    assert "阅读 3" in page_text(Client().get("/").content)
+    Client().get("/")
+    with django_assert_num_queries(0):
+        assert "阅读 4" in page_text(Client().get("/").content)
 
     # Flushing moves the counts to PostgreSQL; pages neither lose nor double them.
-    assert counters.flush_reads() == 3
-    assert "阅读 3" in page_text(Client().get("/").content)
-    assert "阅读 4" in page_text(Client().get(url).content)
+    assert counters.flush_reads() == 4
+    assert "阅读 4" in page_text(Client().get("/").content)
+    assert "阅读 5" in page_text(Client().get(url).content)
 
 
 @pytest.mark.django_db(transaction=True)  # the cache is invalidated when the ingest commits
@@ -69,7 +73,8 @@ def test_logged_in_readers_get_their_own_page(source, django_user_model):
 def test_a_cache_hit_is_one_redis_round_trip_with_the_site_headers(source, monkeypatch):
     article = store(source, "寒武纪发布新芯片", "寒武纪今天发布了新一代云端推理芯片。")
     url = f"/articles/{article.pk}/"
-    Client().get(url)  # rendered and stored
+    Client().get(url)
+    Client().get(url)  # asked for again: rendered and kept
 
     client = counters.redis_client()
     calls = []
@@ -83,7 +88,7 @@ def test_a_cache_hit_is_one_redis_round_trip_with_the_site_headers(source, monke
     hit = Client().get(url)
     assert hit.status_code == 200 and "寒武纪发布新芯片" in page_text(hit.content)
     assert len(calls) == 1, calls  # the lookup script: page, read count and pending counts at once
-    assert "阅读 2" in page_text(hit.content)
+    assert "阅读 3" in page_text(hit.content)
     # Served before the per-reader middleware, yet with every header the site sends.
     assert hit["Content-Security-Policy"] and hit["X-Frame-Options"] == "DENY"
     assert "Cookie" in hit["Vary"] and hit["Content-Type"].startswith("text/html")
@@ -107,7 +112,7 @@ def test_with_redis_unreachable_pages_render_and_reads_go_to_the_database(source
 
     article = store(source, "摩尔线程发布新显卡", "摩尔线程今天发布了新一代显卡。")
     url = f"/articles/{article.pk}/"
-    Client().get(url)  # cached while Redis works: one read pending
+    Client().get(url)  # read while Redis works: one read pending
 
     def down(*args, **kwargs):
         raise redis.ConnectionError("Redis is restarting")
@@ -123,14 +128,8 @@ def test_with_redis_unreachable_pages_render_and_reads_go_to_the_database(source
     assert article.read_count == 1
 
 
-@pytest.mark.django_db
-def test_a_miss_is_two_redis_round_trips_with_live_counts(source, monkeypatch):
+def _counting_redis_calls(monkeypatch) -> list:
     import redis
-
-    read = store(source, "寒武纪发布新芯片", "寒武纪今天发布了新一代云端推理芯片。")
-    fresh = store(source, "昇腾发布新芯片", "昇腾今天发布了新一代推理芯片。")
-    for _ in range(2):  # two readers: the scripts loaded, the 热点推荐 sidebar rendered and kept
-        Client().get(f"/articles/{read.pk}/")
 
     client = counters.redis_client()
     calls = []
@@ -146,17 +145,80 @@ def test_a_miss_is_two_redis_round_trips_with_live_counts(source, monkeypatch):
 
     monkeypatch.setattr(type(client), "execute_command", counting)
     monkeypatch.setattr(redis.client.Pipeline, "execute", counting_pipeline)
+    return calls
+
+
+@pytest.mark.django_db
+def test_a_first_miss_is_one_redis_round_trip_and_a_second_keeps_the_page(source, monkeypatch,
+                                                                          django_assert_num_queries):
+    read = store(source, "寒武纪发布新芯片", "寒武纪今天发布了新一代云端推理芯片。")
+    fresh = store(source, "昇腾发布新芯片", "昇腾今天发布了新一代推理芯片。")
+    for _ in range(3):  # three readers: the scripts loaded, the 热点推荐 sidebar rendered and kept
+        Client().get(f"/articles/{read.pk}/")
+
+    def sidebar(html: str) -> str:
+        return page_text(re.search(r'<ol class="hotlist">(.*?)</ol>', html, re.S).group(1))
+
+    calls = _counting_redis_calls(monkeypatch)
     page = Client().get(f"/articles/{fresh.pk}/")
-    # The lookup (which brings the sidebar along), then one script: the read, the page, the pending counts.
-    assert len(calls) == 2, calls
+    # Nobody asked for this page before: the lookup alone counts the read and brings the
+    # sidebar with the pending reads of its articles and of this one. The page is not kept.
+    assert len(calls) == 1, calls
     html = page.content.decode()
     assert page.status_code == 200 and "昇腾发布新芯片" in page_text(html) and "阅读 1" in page_text(html)
-    sidebar = re.search(r'<ol class="hotlist">(.*?)</ol>', html, re.S).group(1)
-    assert re.search(r"寒武纪发布新芯片 阅读 2", page_text(sidebar)), page_text(sidebar)  # live, not as kept
+    assert "寒武纪发布新芯片 阅读 3" in sidebar(html)  # live, not as kept
     assert page["Content-Length"] == str(len(page.content))  # counts filled in after the page was rendered
+
+    calls.clear()
+    page = Client().get(f"/articles/{fresh.pk}/")
+    # Asked for again: the lookup, then one script: the read, the page, the pending counts.
+    assert len(calls) == 2, calls
+    html = page.content.decode()
+    assert "阅读 2" in page_text(html) and "寒武纪发布新芯片 阅读 3" in sidebar(html)
+    assert page["Content-Length"] == str(len(page.content))
     monkeypatch.undo()
     # Stored as rendered: the next reader gets it from the cache, with their read.
-    assert "阅读 2" in page_text(Client().get(f"/articles/{fresh.pk}/").content)
+    with django_assert_num_queries(0):
+        assert "阅读 3" in page_text(Client().get(f"/articles/{fresh.pk}/").content)
+
+
+@pytest.mark.django_db
+def test_a_first_miss_shows_the_other_articles_counts_as_stored_and_a_kept_page_live(source):
+    """On a first miss only the lookup's counts are live (this article's, the sidebar's);
+    related posts show their stored counts, at most one counter flush behind."""
+    from articles.models import RelatedArticle
+
+    a = store(source, "燧原发布推理卡", "燧原科技今天发布了新一代推理加速卡。")
+    b = store(source, "燧原推理卡上市", "燧原科技新一代推理加速卡今天上市。")
+    RelatedArticle.objects.create(article=a, related=b, score=0.9, shared_words=["燧原"])
+    # Two reads of b pending in Redis (not in the hot buckets: b stays out of the sidebar).
+    counters.redis_client().hincrby(counters.PENDING_KEY, str(b.pk), 2)
+
+    def related_reads(response) -> tuple[str, str]:
+        box = re.search(r'<ul class="relatedlist">(.*?)</ul>', response.content.decode(), re.S).group(1)
+        return re.search(rf'data-reads="{b.pk}" data-base="(\d+)">([^<]*)<', box).groups()
+
+    assert related_reads(Client().get(f"/articles/{a.pk}/")) == ("0", "0")  # first miss: as stored
+    assert related_reads(Client().get(f"/articles/{a.pk}/")) == ("0", "2")  # kept: live
+    assert related_reads(Client().get(f"/articles/{a.pk}/")) == ("0", "2")  # a hit: live
+    assert counters.flush_reads() == 5  # b's two, a's three
+    assert related_reads(Client().get(f"/articles/{a.pk}/")) == ("2", "2")  # a new epoch, asked before: kept
+
+
+@pytest.mark.django_db
+def test_a_first_miss_of_an_article_that_is_not_shown_takes_its_read_back(source):
+    from articles.models import Article
+
+    hidden = store(source, "待审核的文章", "这篇文章还在审核中。")
+    Article.objects.filter(pk=hidden.pk).update(status=Article.Status.PENDING)
+    client = counters.redis_client()
+    before = {k: client.hgetall(k) for k in (counters.PENDING_KEY,)}
+    assert Client().get(f"/articles/{hidden.pk}/").status_code == 404
+    assert Client().get("/articles/987654321/").status_code == 404
+    assert {k: client.hgetall(k) for k in (counters.PENDING_KEY,)} == before
+    hot = client.zrange(counters.hot_key(__import__("time").time()), 0, -1)
+    assert str(hidden.pk).encode() not in hot and b"987654321" not in hot
+    assert counters.flush_reads() == 0
 
 
 @pytest.mark.parametrize("extra", [{1: 2}, {1: 2, 2: 0}, {1: 2, 123: 7, 99: 4, 2: 0}, {12: 1, 1: 1, 123: 1, 2: 1}])
@@ -187,6 +249,7 @@ def test_a_miss_whose_second_script_fails_still_counts_and_shows_the_read(source
     from articles import pagecache
 
     article = store(source, "壁仞发布新芯片", "壁仞今天发布了新一代通用GPU芯片。")
+    Client().get(f"/articles/{article.pk}/")  # the first reader: the next miss keeps the page
     real = counters.lua_script
 
     def finish_fails(source_text):
@@ -198,9 +261,9 @@ def test_a_miss_whose_second_script_fails_still_counts_and_shows_the_read(source
 
     monkeypatch.setattr(counters, "lua_script", finish_fails)
     page = Client().get(f"/articles/{article.pk}/")
-    assert page.status_code == 200 and "阅读 1" in page_text(page.content)  # this reader's read, counted and shown
+    assert page.status_code == 200 and "阅读 2" in page_text(page.content)  # this reader's read, counted and shown
     monkeypatch.undo()
-    assert "阅读 2" in page_text(Client().get(f"/articles/{article.pk}/").content)  # counted once: not kept, not lost
+    assert "阅读 3" in page_text(Client().get(f"/articles/{article.pk}/").content)  # counted once: not kept, not lost
 
 
 @pytest.mark.django_db(transaction=True)  # what ingest bumps, it bumps when it commits
@@ -209,8 +272,9 @@ def test_new_articles_re_render_the_lists_but_not_other_article_pages(source, dj
 
     kept = store(source, "壁仞科技发布新芯片", "壁仞科技今天发布了新一代通用GPU芯片，面向数据中心训练。")
     url = f"/articles/{kept.pk}/"
-    Client().get(url)
-    Client().get("/")
+    for _ in range(2):  # kept from the second reader on
+        Client().get(url)
+        Client().get("/")
     other = make_source("另一个源", "other-news")
     store(other, "地平线发布新一代智驾芯片", "地平线今天发布了新一代智能驾驶芯片，算力大幅提升。")
 
@@ -245,7 +309,8 @@ def test_related_posts_computed_after_the_page_was_cached_show_on_it(source):
     tags = ["大模型"]
     first = store(source, "智谱发布新一代大模型", "智谱今天发布新一代大模型，推理能力提升。", categories=tags)
     url = f"/articles/{first.pk}/"
-    assert "暂无相关文章" in page_text(Client().get(url).content)
+    Client().get(url)
+    assert "暂无相关文章" in page_text(Client().get(url).content)  # kept
     with related.refreshed_in_process():  # no worker in this test: refresh here, as manage.py fetch does
         second = store(source, "智谱大模型开放接口", "智谱宣布新一代大模型开放接口，推理能力提升。", categories=tags)
         # A new article elsewhere: this page is still the cached one, until its related list changes.
@@ -259,8 +324,9 @@ def test_related_posts_computed_after_the_page_was_cached_show_on_it(source):
 def test_a_bookmark_re_renders_its_article_and_the_lists_only(source, django_user_model):
     a = store(source, "燧原发布推理卡", "燧原科技今天发布了新一代推理加速卡。")
     b = store(source, "天数智芯发布新品", "天数智芯今天发布了新一代训练芯片。")
-    Client().get(f"/articles/{b.pk}/")
-    Client().get("/")
+    for _ in range(2):
+        Client().get(f"/articles/{b.pk}/")
+        Client().get("/")
     reader = Client()
     reader.force_login(django_user_model.objects.create_user("duzhe2", password="pw-duzhe-12345"))
     reader.post(f"/articles/{a.pk}/bookmark/", {"action": "add"})
@@ -281,9 +347,23 @@ def test_a_follow_re_renders_the_tag_page_not_the_article_pages(source, django_u
     a = store(source, "紫光展锐发布新芯片", "紫光展锐今天发布了新一代手机芯片。", categories=["手机芯片"])
     tag = Tag.objects.get(name="手机芯片")
     assert "关注 0" in page_text(Client().get(f"/tags/{tag.slug}/").content)
+    Client().get(f"/tags/{tag.slug}/")
+    Client().get(f"/articles/{a.pk}/")
     Client().get(f"/articles/{a.pk}/")
     reader = Client()
     reader.force_login(django_user_model.objects.create_user("duzhe3", password="pw-duzhe-12345"))
     reader.post(f"/tags/{tag.slug}/follow/", {"action": "follow"})
     assert "关注 1" in page_text(Client().get(f"/tags/{tag.slug}/").content)
     assert lookup(RequestFactory().get(f"/articles/{a.pk}/")).response is not None
+
+
+@pytest.mark.django_db
+def test_an_article_path_counts_the_article_it_shows(source):
+    article = store(source, "沐曦发布新GPU", "沐曦今天发布了新一代通用GPU。")
+    padded = f"/articles/00{article.pk}/"
+    assert "阅读 1" in page_text(Client().get(padded).content)
+    assert "阅读 2" in page_text(Client().get(f"/articles/{article.pk}/").content)
+    assert Client().get("/articles/99999999999999999999999/").status_code == 404
+    assert counters.flush_reads() == 2
+    article.refresh_from_db()
+    assert article.read_count == 2
