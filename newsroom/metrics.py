@@ -32,4 +32,6 @@ REQUEST_LATENCY = Histogram(
 RESPONSES = Counter("newsroom_responses_total", "Responses by view and status class", ["view", "status"])
 # Anonymous requests for cacheable pages: served from the page cache (hit), rendered and
 # stored (miss), or rendered without it (unavailable: Redis unreachable).
-PAGE_CACHE = Counter("newsroom_page_cache_total", "Cacheable page requests by page-cache outcome", ["outcome"])
+PAGE_CACHE = Counter("newsroom_page_cache_total",
+                     "Cacheable page requests by page-cache outcome (hit, miss: kept, first: not kept, unavailable)",
+                     ["outcome"])
