@@ -395,6 +395,9 @@ def cached_page(view):
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         request.page_cache = {}
-        return view(request, *args, **kwargs)
+        response = view(request, *args, **kwargs)
+        if fills_reads(request):
+            response.page_cache_fills = True  # no ETag (newsroom.middleware.ConditionalGetMiddleware)
+        return response
 
     return wrapper

@@ -4,6 +4,7 @@ import time
 from typing import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.middleware.http import ConditionalGetMiddleware as DjangoConditionalGetMiddleware
 
 from newsroom import metrics
 
@@ -59,3 +60,14 @@ class SecurityHeadersMiddleware:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         return response
+
+
+class ConditionalGetMiddleware(DjangoConditionalGetMiddleware):
+    """Django's ETags and 304s, except on the anonymous pages the page cache fills in
+    (``response.page_cache_fills``): their read counts are filled in after this
+    middleware and move all the time, and the cache's hits (served before it) carry
+    no ETag either, so hashing such a page, twice when its counts moved, bought nothing.
+    Feeds, sitemaps and signed-in readers' pages keep theirs."""
+
+    def needs_etag(self, response: HttpResponse) -> bool:
+        return not getattr(response, "page_cache_fills", False) and super().needs_etag(response)

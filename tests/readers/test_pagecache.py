@@ -358,3 +358,17 @@ def test_an_article_path_counts_the_article_it_shows(source):
     assert counters.flush_reads() == 2
     article.refresh_from_db()
     assert article.read_count == 2
+
+
+@pytest.mark.django_db
+def test_pages_the_cache_fills_carry_no_etag_feeds_keep_theirs(source, django_user_model):
+    article = store(source, "天数智芯发布新品", "天数智芯今天发布了新一代训练芯片。")
+    url = f"/articles/{article.pk}/"
+    # First miss, miss that keeps the page, hit: counts filled in after the page is made, no ETag.
+    assert [Client().get(url).has_header("ETag") for _ in range(3)] == [False, False, False]
+    feed = Client().get("/feeds/latest.xml")
+    assert feed.status_code == 200 and feed["ETag"]
+    assert Client().get("/feeds/latest.xml", HTTP_IF_NONE_MATCH=feed["ETag"]).status_code == 304
+    reader = Client()
+    reader.force_login(django_user_model.objects.create_user("etag-reader", password="pw-etag-12345"))
+    assert reader.get(url)["ETag"]  # a signed-in reader's own page, rendered whole: Django's ETag
