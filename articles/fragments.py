@@ -40,12 +40,13 @@ def hot_sidebar(limit: int = 8, request=None) -> SafeString:
     name = f"hot:{limit}"
     found = getattr(request, "page_cache_lookup", None) if request is not None else None
     brought = found is not None and found.fragments.get(name) is not None
-    if brought:
-        html = found.fragments[name]  # brought by the page-cache lookup
+    if found is not None and name in found.fragments:
+        html = found.fragments[name]  # brought by the page-cache lookup (None: not stored yet)
+        if html is None:
+            html = _render_and_keep(name, limit, found.generation, found.epoch)
     else:
         gen, epoch = (found.generation, found.epoch) if found is not None else (generation(), counters.flush_epoch())
-        html = (None if found is not None and name in found.fragments else _kept(name, gen, epoch)) \
-            or _render_and_keep(name, limit, gen, epoch)
+        html = _kept(name, gen, epoch) or _render_and_keep(name, limit, gen, epoch)
     # The page cache fills in the counts after the view: on a page it keeps, every count on it;
     # on a first miss only those the lookup knew of, the fragment's among them if it brought it.
     if not pagecache.fills_reads(request) or (not found.keep and not brought):

@@ -50,13 +50,14 @@ from typing import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_vary_headers, set_response_etag
+from django.utils.cache import patch_vary_headers
 
 from articles import counters, fragments
 from articles.cache import GENERATION_KEY, LISTS_KEY, article_key
 from articles.templating import zh_count
 from articles.visitors import VISITOR_COOKIE, visitor_for, with_visitor_cookie
 from newsroom import metrics
+from newsroom.converters import row_id
 
 log = logging.getLogger(__name__)
 
@@ -175,28 +176,30 @@ class Lookup:
         return f"{PAGE_PREFIX}{self.page_generation or self.generation}:{self.epoch}:{self.path_hash}"
 
 
-def _path_hash(request: HttpRequest) -> str:
-    return hashlib.sha1(request.get_full_path().encode("utf-8")).hexdigest()
+def path_hash(full_path: str) -> str:
+    """What the cache keys a page by (and marks a missed path with): its full path, query included."""
+    return hashlib.sha1(full_path.encode("utf-8")).hexdigest()
 
 
 def lookup(request: HttpRequest, visitor: str = "") -> Lookup | None:
     """One round trip; None when Redis is unreachable (the page is rendered uncached)."""
-    path_hash = _path_hash(request)
+    hashed = path_hash(request.get_full_path())
     fragment = fragments.shown_on(request.path_info)
     article = _ARTICLE_PATH.match(request.path_info)
-    # The id as the view reads it (/articles/007/ is article 7); none past bigint, which names no article.
-    article_id = str(int(article.group(1))) if article and len(article.group(1)) <= 18 else ""
+    # The id as the view reads it (/articles/007/ is article 7; none past bigint: a 404).
+    number = row_id(article.group(1)) if article else None
+    article_id = str(number) if number is not None else ""
     bucket = counters.hot_key(time.time())
     try:
         reply = counters.lua_script(_LOOKUP)(
             keys=[GENERATION_KEY, counters.EPOCH_KEY, counters.PENDING_KEY, counters.FLUSHING_KEY, LISTS_KEY,
                   article_key(article_id) if article_id else LISTS_KEY],
-            args=[path_hash, visitor, bucket, counters.READ_WINDOW_SECONDS, counters.HOT_BUCKET_TTL, fragment,
+            args=[hashed, visitor, bucket, counters.READ_WINDOW_SECONDS, counters.HOT_BUCKET_TTL, fragment,
                   article_id, ASKED_SECONDS],
         )
     except Exception:
         return None
-    found = Lookup(generation=reply[0].decode(), epoch=reply[1].decode(), path_hash=path_hash,
+    found = Lookup(generation=reply[0].decode(), epoch=reply[1].decode(), path_hash=hashed,
                    page_generation=reply[2].decode())
     if reply[3] is not None:
         found.response = _respond(reply[3], reply[4])
@@ -213,7 +216,8 @@ def lookup(request: HttpRequest, visitor: str = "") -> Lookup | None:
 
 def fills_reads(request: HttpRequest | None) -> bool:
     """Whether PageCacheMiddleware fills in this page's read counts after the view
-    (``finish``): the view then renders stored counts and asks Redis for nothing."""
+    (``finish``, or ``settle_first_miss`` with the counts its lookup brought): the view
+    then renders stored counts and asks Redis for nothing."""
     return (request is not None and getattr(request, "page_cache_lookup", None) is not None
             and getattr(request, "page_cache", None) is not None)
 
@@ -338,13 +342,11 @@ def settle_first_miss(response: HttpResponse, found: Lookup, visitor: str, *, sh
 
 
 def _fill_response(response: HttpResponse, content: bytes, extra: dict[int, int]) -> None:
+    # No ETag to redo: these pages carry none (cached_page, newsroom.middleware.ConditionalGetMiddleware).
     if extra:
         response.content = _fill(content, extra)
         if response.has_header("Content-Length"):
             response["Content-Length"] = str(len(response.content))
-        if response.has_header("ETag"):
-            del response["ETag"]
-            set_response_etag(response)
 
 
 def cacheable_request(request: HttpRequest) -> bool:

@@ -282,13 +282,11 @@ def bench_pages(args, env: dict, sample: dict) -> dict:
 def _mark_asked(paths: list[str]) -> None:
     """Leave the page cache's marker of a recent miss on these paths (as a first reader
     would): their next miss renders and keeps the page (articles.pagecache)."""
-    import hashlib
-
-    from articles.pagecache import ASKED_PREFIX, ASKED_SECONDS
+    from articles.pagecache import ASKED_PREFIX, ASKED_SECONDS, path_hash
 
     pipe = __import__("redis").Redis.from_url(REDIS_URL).pipeline(transaction=False)
     for p in paths:
-        pipe.set(ASKED_PREFIX + hashlib.sha1(p.encode()).hexdigest(), 1, ex=ASKED_SECONDS)
+        pipe.set(ASKED_PREFIX + path_hash(p), 1, ex=ASKED_SECONDS)
     pipe.execute()
 
 

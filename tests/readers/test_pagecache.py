@@ -354,7 +354,10 @@ def test_an_article_path_counts_the_article_it_shows(source):
     padded = f"/articles/00{article.pk}/"
     assert "阅读 1" in page_text(Client().get(padded).content)
     assert "阅读 2" in page_text(Client().get(f"/articles/{article.pk}/").content)
+    # Paths the view reads as no article (past bigint's 19 digits, zeros or not) count nothing.
+    assert Client().get(f"/articles/{'0' * 30}{article.pk}/").status_code == 404
     assert Client().get("/articles/99999999999999999999999/").status_code == 404
+    assert Client().get(f"/articles/{'9' * 5000}/").status_code == 404  # past int()'s digit limit
     assert counters.flush_reads() == 2
     article.refresh_from_db()
     assert article.read_count == 2
@@ -372,3 +375,19 @@ def test_pages_the_cache_fills_carry_no_etag_feeds_keep_theirs(source, django_us
     reader = Client()
     reader.force_login(django_user_model.objects.create_user("etag-reader", password="pw-etag-12345"))
     assert reader.get(url)["ETag"]  # a signed-in reader's own page, rendered whole: Django's ETag
+
+
+@pytest.mark.django_db
+def test_a_script_survives_redis_forgetting_it_and_a_broken_connection(source):
+    """The page cache's scripts run on the thread's own connection (counters._Script): Redis
+    restarted forgets the scripts and drops the connection; the next page still works."""
+    article = store(source, "摩尔线程发布新显卡", "摩尔线程今天发布了新一代显卡。")
+    url = f"/articles/{article.pk}/"
+    assert "阅读 1" in page_text(Client().get(url).content)
+    client = counters.redis_client()
+    client.script_flush()
+    assert "阅读 2" in page_text(Client().get(url).content)  # loaded again
+    own = counters._own_connection(client)
+    own.send_command("CLIENT", "ID")
+    client.client_kill_filter(_id=own.read_response())  # as a restart would drop it
+    assert "阅读 3" in page_text(Client().get(url).content)  # reconnected
