@@ -22,7 +22,9 @@ from functools import lru_cache
 from django.template import defaultfilters
 from django.templatetags.static import static
 from django.utils import timezone
+from django.utils import translation
 from django.utils.text import Truncator, add_truncation_text, calculate_truncate_chars_length
+from django.utils.translation import pgettext
 from jinja2 import Environment, pass_context
 
 from articles import fragments, templating
@@ -51,7 +53,14 @@ def truncatechars(value, length: int) -> str:
     head = text[: length + 1]
     if not head.isascii() and any(map(unicodedata.combining, head)):
         return Truncator(text).chars(length)
-    return add_truncation_text(text[: calculate_truncate_chars_length(length, None)])
+    suffix = _truncation_text(translation.get_language())
+    return add_truncation_text(text[: calculate_truncate_chars_length(length, suffix)], suffix)
+
+
+@lru_cache(maxsize=16)
+def _truncation_text(language: str | None) -> str:
+    """Django's "…" for truncated text in this language (it looks it up twice per call)."""
+    return pgettext("String to return when truncating text", "%(truncated_text)s…")
 
 
 @pass_context
