@@ -221,8 +221,10 @@ def bench_pages(args, env: dict, sample: dict) -> dict:
             raise RuntimeError("gunicorn did not start, see /tmp/newsroom-bench-gunicorn.log")
 
         def warm(paths: list[str]) -> None:
+            # A single page is asked for enough times to reach every worker (which one accepts a
+            # request is up to them): a worker's first request of a page loads its templates.
             for p in paths:
-                for _ in range(3):
+                for _ in range(3 if len(paths) > 1 else 8 * max(1, len(children(gunicorn.pid)))):
                     urllib.request.urlopen(base + p, timeout=30).read()
 
         targets = {
