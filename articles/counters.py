@@ -52,11 +52,13 @@ def hot_key(ts: float) -> str:
     return f"nr:hot:{int(ts // HOT_BUCKET_SECONDS)}"
 
 
+SEEN_PREFIX = "nr:seen:"  # nr:seen:<article id>:<visitor>, one per read window
+
 # One read, counted in Redis: the visitor's SET NX for the window, then the pending
 # count and the hot bucket. Shared by record_read and the page cache's lookup script.
 COUNT_READ_LUA = f"""
 local function count_read(article_id, visitor, hot_key, window, hot_ttl)
-  if redis.call('SET', 'nr:seen:' .. article_id .. ':' .. visitor, 1, 'NX', 'EX', window) then
+  if redis.call('SET', '{SEEN_PREFIX}' .. article_id .. ':' .. visitor, 1, 'NX', 'EX', window) then
     redis.call('HINCRBY', '{PENDING_KEY}', article_id, 1)
     redis.call('ZINCRBY', hot_key, 1, article_id)
     redis.call('EXPIRE', hot_key, hot_ttl)
@@ -66,6 +68,17 @@ local function count_read(article_id, visitor, hot_key, window, hot_ttl)
 end
 """
 _RECORD_READ_LUA = COUNT_READ_LUA + "return count_read(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])"
+
+# A read COUNT_READ_LUA counted, taken back (the page that counted it did not show the article).
+# ARGV: article id, visitor, hot bucket key. Should a counter flush fall in between, the read
+# already went to the database, where an UPDATE of an article that does not exist changes nothing.
+_UNCOUNT_READ_LUA = f"""
+if redis.call('DEL', '{SEEN_PREFIX}' .. ARGV[1] .. ':' .. ARGV[2]) == 1 then
+  if redis.call('HINCRBY', '{PENDING_KEY}', ARGV[1], -1) <= 0 then redis.call('HDEL', '{PENDING_KEY}', ARGV[1]) end
+  if tonumber(redis.call('ZINCRBY', ARGV[3], -1, ARGV[1])) <= 0 then redis.call('ZREM', ARGV[3], ARGV[1]) end
+end
+return 0
+"""
 
 # The reads of these articles still in Redis (pending, or being flushed) as "id:n,…", only
 # those with any: what a page adds to the stored counts it was rendered with. Shared by
@@ -143,6 +156,11 @@ def lua_script(source: str) -> _Script:
     """A Lua script on this process's Redis client, run by EVALSHA (loaded again if
     Redis restarted and forgot it)."""
     return _Script(redis_client(), source)
+
+
+def uncount_read(article_id: int | str, visitor: str, hot_bucket: str) -> None:
+    """Take back a read counted in Redis by COUNT_READ_LUA (``hot_bucket``: the hot key it went to)."""
+    lua_script(_UNCOUNT_READ_LUA)(args=[article_id, visitor, hot_bucket])
 
 
 PENDING = "pending"  # counted in Redis: pages add it to the stored count until the flush

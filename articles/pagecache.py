@@ -99,9 +99,7 @@ if not entry then
     fragment = redis.call('GET', '""" + fragments.FRAGMENT_PREFIX + """' .. ARGV[6] .. ':' .. gen .. ':' .. epoch)
   end
   local asked = '""" + ASKED_PREFIX + """' .. ARGV[1]
-  local before = redis.call('EXISTS', asked)
-  redis.call('SET', asked, 1, 'EX', ARGV[8])
-  if before == 1 then return {gen, epoch, page_gen, false, fragment, 1} end
+  if redis.call('SET', asked, 1, 'EX', ARGV[8], 'GET') then return {gen, epoch, page_gen, false, fragment, 1} end
   local counted = 0
   local ids = {}
   if ARGV[7] ~= '' then
@@ -133,19 +131,6 @@ _FINISH = counters.COUNT_READ_LUA + counters.PENDING_READS_LUA + """
 if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7]) end
 if ARGV[1] ~= '' then count_read(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]) end
 return pending_reads({unpack(ARGV, 8)}, KEYS[1], KEYS[2])
-"""
-
-# A first miss counted a read of the article its path names, and the view did not show it
-# (no such article, not published): take it back, as counters.COUNT_READ_LUA counted it.
-# KEYS: pending reads. ARGV: article id, visitor, hot bucket key.
-# (Should a counter flush fall in between, the read already went to the database, where
-# an UPDATE of an article that does not exist changes nothing.)
-_UNCOUNT = """
-if redis.call('DEL', 'nr:seen:' .. ARGV[1] .. ':' .. ARGV[2]) == 1 then
-  if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-  if tonumber(redis.call('ZINCRBY', ARGV[3], -1, ARGV[1])) <= 0 then redis.call('ZREM', ARGV[3], ARGV[1]) end
-end
-return 0
 """
 
 
@@ -333,7 +318,7 @@ def settle_first_miss(response: HttpResponse, found: Lookup, visitor: str, *, sh
         if found.counted is not None:
             article_id, bucket = found.counted
             try:
-                counters.lua_script(_UNCOUNT)(keys=[counters.PENDING_KEY], args=[article_id, visitor, bucket])
+                counters.uncount_read(article_id, visitor, bucket)
             except Exception:
                 log.warning("redis unavailable: a read of article %s not shown was left counted", article_id)
         return
