@@ -251,21 +251,20 @@ def bench_pages(args, env: dict, sample: dict) -> dict:
         measures = []
         for name in ("article", "tag", "home"):
             warm_paths, cold_paths = targets[name]
-            measures.append((f"{name}_warm", warm_paths, True, f"{name:8} warm     "))
-            measures.append((f"{name}_cold", cold_paths, False, f"{name:8} cold     "))
+            measures += [(name, "warm", warm_paths), (name, "cold", cold_paths)]
             if name == "article":
                 # The cold pages again, as misses that keep the page (each asked for before, as a
                 # page read more than once in ten minutes is): render, then the second script.
-                measures.append(("article_cold_kept", [f"/articles/{i}/" for i in sample["kept_articles"]], False,
-                                 "article  cold, kept"))
+                measures.append((name, "cold, kept", [f"/articles/{i}/" for i in sample["kept_articles"]]))
         before = minimal()
-        for key, paths, is_warm, label in measures:
-            if is_warm:
+        for name, kind, paths in measures:
+            if kind == "warm":
                 warm(paths)
-            if key == "article_cold_kept":
+            elif kind == "cold, kept":
                 _mark_asked(paths)
             r = load(base, paths, args.duration)
-            log(f"  {label} {r['rps']:8.1f} req/s  (non-2xx {r['non_2xx']}, errors {r['socket_errors']})")
+            log(f"  {name:8} {kind:10}{r['rps']:8.1f} req/s  (non-2xx {r['non_2xx']}, errors {r['socket_errors']})")
+            key = f"{name}_{kind}".replace(", ", "_")  # article_warm, …, article_cold_kept
             after = minimal()
             r["baseline_rps"] = round((before + after) / 2, 1)
             results[key] = r

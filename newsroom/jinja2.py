@@ -21,8 +21,7 @@ from functools import lru_cache
 
 from django.template import defaultfilters
 from django.templatetags.static import static
-from django.utils import timezone
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.text import Truncator, add_truncation_text, calculate_truncate_chars_length
 from django.utils.translation import pgettext
 from jinja2 import Environment, pass_context
