@@ -67,6 +67,26 @@ def test_bookmarks_newest_first(client, reader, source):
     assert card_ids(client.get("/me/bookmarks/").content) == [second.pk, first.pk]
 
 
+def test_article_page_shows_the_readers_follows_with_working_forms(client, reader):
+    chips = make_source("芯片快讯", "chips", tags="芯片")
+    a = store(chips, "芯片文章", "正文。")
+    tag = Tag.objects.get(name="芯片")
+    html = client.get(f"/articles/{a.pk}/").content.decode()
+    assert 'aria-label="关注 芯片"' in html and 'aria-label="关注 芯片快讯"' in html
+
+    client.post(f"/tags/{quote(tag.slug)}/follow/", {"action": "follow"})
+    client.post("/sources/chips/follow/", {"action": "follow"})
+    html = client.get(f"/articles/{a.pk}/").content.decode()
+    # Each chip: a POST form with its CSRF token, back to this page, the button saying what it undoes.
+    for form_action, label in ((f"/tags/{quote(tag.slug)}/follow/", "取消关注 芯片"), ("/sources/chips/follow/", "取消关注 芯片快讯")):
+        form = html.split(f'<form method="post" action="{form_action}"', 1)[1].split("</form>", 1)[0]
+        assert 'name="csrfmiddlewaretoken"' in form
+        assert f'<input type="hidden" name="next" value="/articles/{a.pk}/">' in form
+        assert '<input type="hidden" name="action" value="unfollow">' in form and f'aria-label="{label}"' in form
+    comment_form = html.split(f'action="/articles/{a.pk}/comments/" class="comment-form">', 1)[1].split("</form>", 1)[0]
+    assert 'name="csrfmiddlewaretoken"' in comment_form
+
+
 def test_anonymous_readers_are_sent_to_log_in(client, source):
     a = store(source, "文章", "正文。")
     for url in (f"/articles/{a.pk}/bookmark/", "/sources/chips/follow/", f"/articles/{a.pk}/comments/"):
@@ -76,6 +96,8 @@ def test_anonymous_readers_are_sent_to_log_in(client, source):
     assert client.get(f"/articles/{a.pk}/bookmark/").status_code == 405
     html = client.get(f"/articles/{a.pk}/").content.decode()
     assert 'aria-label="登录后收藏"' in html and 'aria-label="登录后关注 芯片快讯"' in html
+    assert f'href="/accounts/login/?next=/articles/{a.pk}/%23comments">登录</a>后参与评论' in html
+    assert f'href="/accounts/login/?next=/articles/{a.pk}/" aria-label="登录后关注 芯片快讯"' in html
 
 
 def test_unknown_things_are_404(client, reader):
