@@ -558,6 +558,9 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
 
 
+SEARCH_ROUNDS = 3
+
+
 def bench_search(args) -> dict:
     from articles.management.commands.seed_corpus import COMPANIES, PRODUCTS, TOPICS
     from articles.models import Article
@@ -577,10 +580,18 @@ def bench_search(args) -> dict:
 
     for q in queries[:20]:
         one(q)  # warm the buffer cache and the tokenizer
-    times = [one(q) for q in queries]
+    # Every query is timed in SEARCH_ROUNDS rounds over the whole list, and counts with its
+    # median: a query's own cost comes back in every round, a moment of the machine running
+    # slow (±20 % over seconds here) meets different queries in each round.
+    rounds = [[one(q) for q in queries] for _ in range(SEARCH_ROUNDS)]
+    times = [statistics.median(samples) for samples in zip(*rounds)]
+    every = [t for r in rounds for t in r]
     slowest = sorted(zip(times, queries), reverse=True)[:5]
-    return {"queries": len(times), "p50_ms": round(_percentile(times, 50), 2), "p95_ms": round(_percentile(times, 95), 2),
-            "max_ms": round(max(times), 2), "slowest": [[q, round(t, 1)] for t, q in slowest]}
+    return {"queries": len(times), "rounds": SEARCH_ROUNDS,
+            "p50_ms": round(_percentile(times, 50), 2), "p95_ms": round(_percentile(times, 95), 2),
+            "max_ms": round(max(times), 2), "slowest": [[q, round(t, 1)] for t, q in slowest],
+            # Every single timing, not each query's median: what one search may meet on this machine.
+            "p95_every_timing_ms": round(_percentile(every, 95), 2), "max_every_timing_ms": round(max(every), 2)}
 
 
 def bench_related(args, ids: list[int]) -> dict:
@@ -821,8 +832,11 @@ def main() -> int:
             rows.append((f"first fetch {r.get('sources', '?')} sources",
                          f"{r['first_fetch_seconds']} s ({r.get('first_fetch_new', '?')} new articles)", None, "—", "info"))
     if "search" in results:
-        s = results["search"]["p95_ms"]
-        rows.append(("search p95", f"{s} ms", 20 / s, "≤ 20 ms", verdict(s <= 20)))
+        r = results["search"]
+        s = r["p95_ms"]
+        rows.append(("search p95", f"{s} ms, each query's median of {r['rounds']}", 20 / s, "≤ 20 ms", verdict(s <= 20)))
+        rows.append(("search p95, every timing", f"{r['p95_every_timing_ms']} ms (max {r['max_every_timing_ms']})",
+                     None, "—", "info"))
     if "related" in results:
         s = results["related"]["mean_ms"]
         rows.append(("related per article", f"{s} ms (p95 {results['related']['p95_ms']})", 50 / s, "≤ 50 ms",
