@@ -64,6 +64,31 @@ def test_unchanged_refetch_queues_nothing(monkeypatch, django_capture_on_commit_
     assert result.unchanged == 1 and len(queued) == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_refetch_that_finds_nothing_new_reads_once_and_a_new_rule_still_reaches_it(settings):
+    """The editor rules and the stored fingerprints come in one statement on PostgreSQL: an
+    ingest that finds nothing new reads once and writes nothing. A spam rule made since
+    changes every entry's fingerprint, so the same entries go through the pipeline again
+    and the rule catches the one it matches."""
+    from articles.models import SpamRule
+
+    settings.NEWSROOM_DB_PREPARED = True
+    connection.close()
+    source = _source()
+    entries = [_entry(1, "英伟达发布Blackwell推理芯片", CHIP),
+               _entry(2, "推理芯片新品，加微信领资料", "<p>加微信领资料，加微信领资料，限时免费。</p>")]
+    assert ingest(source, entries).new == 2
+    with CaptureQueriesContext(connection) as queries:
+        again = ingest(source, entries)
+    assert again.unchanged == 2 and again.new == again.updated == 0
+    assert len(queries.captured_queries) == 1, [q["sql"][:80] for q in queries.captured_queries]
+    SpamRule.objects.create(pattern="加微信领资料", weight=10)
+    ruled = ingest(source, entries)
+    assert ruled.updated == 1  # the other went through again and came out as it was stored
+    assert Article.objects.get(guid="urn:batch:2").status == Article.Status.PENDING
+    assert Article.objects.get(guid="urn:batch:1").status == Article.Status.PUBLISHED
+
+
 def test_broker_down_refreshes_in_process(monkeypatch, django_capture_on_commit_callbacks):
     def down(ids):
         raise ConnectionError("broker is away")
@@ -428,7 +453,8 @@ def test_the_lookups_every_ingest_repeats_are_prepared_and_find_what_the_orm_fin
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         statements = " ".join(row[0] for row in cursor.fetchall())
     assert "guid_hash = ANY" in statements and "WITH story AS" in statements and "bit_count(" in statements
-    assert "SELECT guid_hash, raw_hash" in statements
+    # The unchanged-entry check comes with the editor rules, in the same statement.
+    assert "SELECT 2, 0, guid_hash, false, 0, raw_hash" in statements and "WHERE active" in statements
 
 
 @pytest.mark.django_db(transaction=True)
