@@ -101,7 +101,7 @@ class Prepared:
 class _Context:
     """What one ingest call loads once: editor rules and the tag vocabulary."""
 
-    def __init__(self, source, rules: tuple | None = None) -> None:
+    def __init__(self, source, rules: Rules | None = None) -> None:
         self.source = source
         self.spam_rules, self.tag_rules = rules if rules is not None else editor_rules()
         self._vocabulary: dict[str, str] | None = None
@@ -116,19 +116,18 @@ class _Context:
         return self._vocabulary
 
 
-_RULES_SQL = f"""
+_RULES_SELECT = f"""
 SELECT 0, id, pattern, is_regex, weight, '' FROM {SpamRule._meta.db_table} WHERE active
 UNION ALL
-SELECT 1, id, pattern, is_regex, 0, tag_name FROM {TagRule._meta.db_table} WHERE active
-ORDER BY 1, 2"""
-
-
+SELECT 1, id, pattern, is_regex, 0, tag_name FROM {TagRule._meta.db_table} WHERE active"""
+_RULES_SQL = f"{_RULES_SELECT}\nORDER BY 1, 2"
 # The rules and, in the same statement, what ``_changed_entries`` compares with: the stored
 # fingerprints of the fetched entries' guids (kind 2: guid_hash in "pattern", raw_hash in "tag_name").
-_RULES_AND_SEEN_SQL = _RULES_SQL.replace("ORDER BY 1, 2", f"""UNION ALL
+_RULES_AND_SEEN_SQL = f"""{_RULES_SELECT}
+UNION ALL
 SELECT 2, 0, guid_hash, false, 0, raw_hash FROM {Article._meta.db_table}
  WHERE source_id = %s AND guid_hash = ANY(%s::text[]) AND raw_hash <> ''
-ORDER BY 1, 2""")
+ORDER BY 1, 2"""
 
 Rules = tuple[tuple[tuple[str, bool, float], ...], tuple[tuple[str, bool, str], ...]]
 
@@ -858,13 +857,12 @@ def _store_retrying(source, p: Prepared, result: IngestResult, batch: _Batch,
     return None
 
 
-def _changed_entries(entries: list[EntryData], ctx: _Context, seen: dict[str, str],
+def _changed_entries(entries: list[EntryData], guid_hashes: list[str], ctx: _Context, seen: dict[str, str],
                      result: IngestResult) -> list[EntryData]:
     """Re-fetched feeds repeat most entries unchanged: their stored fingerprints (``seen``, by
     guid hash, read with the rules) tell them, and they skip the pipeline."""
     changed = []
-    for entry in entries:
-        guid_hash = _entry_guid_hash(entry)
+    for entry, guid_hash in zip(entries, guid_hashes):
         if guid_hash and seen.get(guid_hash) == raw_fingerprint(entry, ctx):
             result.unchanged += 1
         else:
@@ -887,9 +885,10 @@ def ingest(source, entries) -> IngestResult:
     article's statement finds its story itself, and tags come from a memo."""
     result = IngestResult()
     entries = list(entries)
-    rules, seen = _rules_and_seen(source, sorted({h for h in map(_entry_guid_hash, entries) if h}))
+    guid_hashes = list(map(_entry_guid_hash, entries))
+    rules, seen = _rules_and_seen(source, sorted(set(filter(None, guid_hashes))))
     ctx = _Context(source, rules)
-    todo = deque(_changed_entries(entries, ctx, seen, result))
+    todo = deque(_changed_entries(entries, guid_hashes, ctx, seen, result))
     ready: deque[tuple[EntryData, Prepared]] = deque()
 
     def prepare_next(count: int = 1) -> None:
