@@ -7,8 +7,10 @@ import re
 from functools import lru_cache
 
 from django.http import HttpRequest
+from django.template import defaultfilters
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from markupsafe import Markup, escape as _markupsafe_escape
 
 from articles.text import formatting
 from articles.text.sanitize import html_to_text
@@ -18,6 +20,41 @@ SNIPPET_LENGTH = 140
 
 
 _zh_count_int = lru_cache(maxsize=4096)(formatting.zh_count)
+
+
+try:  # markupsafe's own escaping of a str, without the Markup around it
+    from markupsafe._speedups import _escape_inner
+except ImportError:  # another markupsafe: its escape, unchanged
+    _escape_inner = None
+FAST_ESCAPE = _escape_inner is not None
+
+_str_new = str.__new__
+
+
+def markup_escape(value) -> Markup:
+    """``markupsafe.escape`` — the same result, a Markup of the same text — for what the
+    templates output: a str or an int is made into its Markup directly, not through
+    ``Markup.__new__``'s Python-level checks, which cost 260 of escape's 300 ns. An article
+    page outputs about ninety values. Markup and Django's SafeString are safe as they are;
+    anything else (other objects with ``__html__``, Undefined, None) goes to markupsafe's escape."""
+    kind = value.__class__
+    if kind is str:
+        return _str_new(Markup, _escape_inner(value))
+    if kind is int:
+        return _str_new(Markup, int.__repr__(value))
+    if kind is Markup:
+        return value  # markupsafe would make an equal copy
+    if kind is SafeString:  # reads(), the hot sidebar: safe already (its __html__ is itself)
+        return _str_new(Markup, value)
+    return _markupsafe_escape(value)
+
+
+if not FAST_ESCAPE:
+    markup_escape = _markupsafe_escape  # noqa: F811
+
+
+# The templates' |urlencode: Django's, remembered (the same slugs on every page).
+urlencode = lru_cache(maxsize=4096)(defaultfilters.urlencode)
 
 
 def zh_count(value: object) -> str:
@@ -99,3 +136,52 @@ def reads(article) -> SafeString:
     # Whole numbers and a count such as 1.2万: nothing in them to escape.
     return mark_safe(f'<span class="reads" data-reads="{int(article.pk)}" data-base="{int(article.read_count)}">'
                      f'{escape(zh_count(total))}</span>')
+
+
+# --- follow chips ---------------------------------------------------------------------------
+# A tag or a source with its counts and a follow button, on article, tag, tag-list and source
+# pages. Built here rather than as template macros: a Jinja2 macro call costs ~65,000 CPU
+# instructions (argument binding, a new context, a dozen attribute lookups and filters), and an
+# article page shows five or six chips; this costs a tenth of that for the same HTML. Values
+# are escaped as the templates' autoescape does (markupsafe); ``me`` is base.html's
+# (signed_in, full_path, login_next: already URL-encoded, csrf_input).
+
+
+def _follow_form(action: str, scope: str, name: Markup, me, following: bool) -> str:
+    if following:
+        button = ('<input type="hidden" name="action" value="unfollow"><button type="submit" class="btn following" '
+                  f'aria-pressed="true" aria-label="取消关注 {name}">已关注</button>\n    ')
+    else:
+        button = ('<input type="hidden" name="action" value="follow"><button type="submit" class="btn" '
+                  f'aria-pressed="false" aria-label="关注 {name}">+ 关注</button>')
+    return (f'\n  <form method="post" action="{action}" class="inline js-toggle" data-kind="follow" '
+            f"data-scope='{scope}'>{markup_escape(me['csrf_input'])}\n"
+            f'    <input type="hidden" name="next" value="{markup_escape(me["full_path"])}">\n    {button}\n  </form>\n  ')
+
+
+def _login_button(name: Markup, me) -> str:
+    return f'<a class="btn" href="/accounts/login/?next={markup_escape(me["login_next"])}" aria-label="登录后关注 {name}">+ 关注</a>'
+
+
+def tag_chip(tag, me, followed) -> Markup:
+    """A tag with its follower / article / view counts and a follow button (``followed``: the reader's tag ids)."""
+    slug, name, path = markup_escape(tag.slug), markup_escape(tag.name), markup_escape(urlencode(tag.slug))
+    button = (_follow_form(f"/tags/{path}/follow/", f'.tagchip[data-tag="{slug}"]', name, me, tag.pk in followed)
+              if me["signed_in"] else _login_button(name, me))
+    return Markup(
+        f'<div class="tagchip" data-tag="{slug}">\n  <a class="chip" href="/tags/{path}/">{name}</a>\n'
+        f'  <span class="tagstats">关注 <span class="followers" data-followers>{markup_escape(zh_count(tag.followers_count))}'
+        f'</span> · 文章 {markup_escape(zh_count(tag.articles_count))} · 浏览量 {markup_escape(zh_count(tag.views_count))}</span>\n'
+        f'  {button}\n</div>\n')
+
+
+def source_chip(source, me, following: bool) -> Markup:
+    """A source with its counts and a follow button (``following``: whether the reader follows it)."""
+    slug, name, path = markup_escape(source.slug), markup_escape(source.name), markup_escape(urlencode(source.slug))
+    articles = f" · 文章 {markup_escape(zh_count(source.article_count))}" if source.article_count else ""
+    button = (_follow_form(f"/sources/{path}/follow/", f'.sourcechip[data-source="{slug}"]', name, me, following)
+              if me["signed_in"] else _login_button(name, me))
+    return Markup(
+        f'<div class="tagchip sourcechip" data-source="{slug}">\n  <a class="chip source" href="/sources/{path}/">{name}</a>\n'
+        f'  <span class="tagstats">关注 <span class="followers" data-followers>{markup_escape(zh_count(source.followers_count))}'
+        f'</span>{articles}</span>\n  {button}\n</div>\n')
