@@ -12,7 +12,7 @@ from articles import counters
 from articles.models import Article, Bookmark, Comment, RelatedArticle, SourceFollow, Tag, TagFollow, TaggedArticle
 from articles.text.urls import url_hash
 from feeds.models import Source
-from newsroom.db import from_row, statement_cursor, statement_rows
+from newsroom.db import from_row, statement_rows
 
 
 def known_links(source_id: int, links: list[str]) -> set[str]:
@@ -256,11 +256,10 @@ def article_page(pk: int) -> ArticlePage | None:
         if article is None:
             return None
         return ArticlePage(article, list(article.tags.all()), related_for(article), also_reported(article))
-    with statement_cursor() as cursor:
-        cursor.execute(_PAGE_SQL, [pk])
-        row = cursor.fetchone()
-    if row is None:
+    rows = statement_rows(_PAGE_SQL, [pk])
+    if not rows:
         return None
+    row = rows[0]
     # Built as the ORM builds rows (Model.from_db): fields the query does not read are deferred.
     n_a, n_s = len(_A), len(_S)
     article = from_row(Article, _A, row[:n_a])

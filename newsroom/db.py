@@ -72,7 +72,13 @@ def statement_cursor():
 
 
 def statement_rows(sql: str, params: Sequence) -> list[tuple]:
-    """All rows of one of the site's repeated statements (``statement_cursor``)."""
+    """All rows of one of the site's repeated statements: sent and read through libpq
+    (``send_statement``), which costs a quarter less CPU than a cursor (psycopg's cursor
+    runs a few dozen Python calls a statement: 90 against 67 µs for the article page's);
+    where that can't be done (SQLite, inside a transaction), ``statement_cursor``."""
+    sent = send_statement(sql, params)
+    if sent is not None:
+        return sent.fetchall()
     with statement_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -154,10 +160,10 @@ def _numbered(sql: str) -> bytes:
 
 
 class SentStatement:
-    """A statement PostgreSQL is running while the caller goes on. ``fetchone()``
-    must be called before anything else uses the connection: it waits for the
-    result, reads all of it (the connection is free again) and returns the first
-    row, or raises the statement's error as Django's cursor would."""
+    """A statement PostgreSQL is running while the caller goes on. ``fetchone()`` or
+    ``fetchall()`` must be called before anything else uses the connection: it waits
+    for the result, reads all of it (the connection is free again) and returns the
+    first row or all of them, or raises the statement's error as Django's cursor would."""
 
     def __init__(self, sql: str, params: Sequence, transformer: Transformer, started: float, *, again: bool) -> None:
         self._sql = sql
@@ -168,8 +174,16 @@ class SentStatement:
         self._done = False
 
     def fetchone(self) -> tuple | None:
+        rows = self._read(first=True)
+        return rows[0] if rows else None
+
+    def fetchall(self) -> list[tuple]:
+        """Every row (the statement's result is read whole either way)."""
+        return self._read(first=False)
+
+    def _read(self, *, first: bool) -> list[tuple]:
         if self._done:
-            raise RuntimeError("fetchone() already called")
+            raise RuntimeError("the result was read already")
         self._done = True
         pgconn = connection.connection.pgconn
         with connection.wrap_database_errors:
@@ -182,14 +196,14 @@ class SentStatement:
                 _prepared.pop(pgconn, None)
                 again = send_statement(self._sql, self._params, _again=False)
                 if again is not None:
-                    return again.fetchone()
+                    return again._read(first=first)
             with connection.wrap_database_errors:
                 raise psycopg.errors.error_from_result(error, encoding=connection.connection.info.encoding)
         rows = next((r for r in results if r.status == pq.ExecStatus.TUPLES_OK), None)
         if rows is None or not rows.ntuples:
-            return None
+            return []
         self._tx.set_pgresult(rows)
-        return self._tx.load_row(0, tuple)
+        return [self._tx.load_row(0, tuple)] if first else self._tx.load_rows(0, rows.ntuples, tuple)
 
 
 def _wait(pgconn, *, write: bool) -> None:

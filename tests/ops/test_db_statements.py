@@ -112,3 +112,32 @@ def test_interrupted_while_waiting_the_statement_is_cancelled_and_the_connection
     with connection.cursor() as cursor:
         cursor.execute("SELECT 3")
         assert cursor.fetchone() == (3,)
+
+
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "unnamed"])
+def test_statement_rows_through_libpq_are_the_cursors_rows(prepared, settings):
+    """statement_rows (the site's list, page and search statements) reads through send_statement
+    outside a transaction: the same rows, types and time zones as a cursor, none, its errors as
+    Django's, and the query log still shows it; inside a transaction the cursor reads them."""
+    from datetime import datetime, timezone as dt_timezone
+
+    from newsroom.db import statement_rows
+
+    settings.NEWSROOM_DB_PREPARED = prepared
+    sql = ("SELECT n, 'α' || n, %s::timestamptz + n * interval '1 hour', json_build_array(n, 'x') "
+           "FROM generate_series(1, %s) AS n ORDER BY n")
+    at = datetime(2026, 1, 1, 8, 0, tzinfo=dt_timezone.utc)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [at, 3])
+        expected = cursor.fetchall()
+    with CaptureQueriesContext(connection) as queries:
+        rows = statement_rows(sql, [at, 3])
+    assert rows == expected and len(rows) == 3 and rows[2][3] == [3, "x"]
+    assert rows[0][2] == at.replace(hour=9) and rows[0][2].utcoffset().total_seconds() == 0
+    assert [q["sql"] for q in queries.captured_queries] == [sql]
+    assert statement_rows(sql, [at, 0]) == []
+    with pytest.raises(DataError):
+        statement_rows("SELECT 1 / %s", [0])
+    assert statement_rows("SELECT %s", ["again"]) == [("again",)]
+    with transaction.atomic():
+        assert statement_rows(sql, [at, 2]) == expected[:2]
