@@ -261,6 +261,9 @@ def send_statement(sql: str, params: Sequence, *, _again: bool = True) -> SentSt
     and the caller runs it the usual way."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return None
+    # As Django's cursor does: with CONN_HEALTH_CHECKS, the first statement of a request
+    # finds out whether the connection still works (PostgreSQL restarted) and opens a new one.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     if not connection.get_autocommit():
         return None  # the caller manages a transaction by hand: its statements belong in it

@@ -141,3 +141,20 @@ def test_statement_rows_through_libpq_are_the_cursors_rows(prepared, settings):
     assert statement_rows("SELECT %s", ["again"]) == [("again",)]
     with transaction.atomic():
         assert statement_rows(sql, [at, 2]) == expected[:2]
+
+
+def test_a_connection_the_server_dropped_is_replaced_at_a_requests_first_statement():
+    """With CONN_HEALTH_CHECKS a request's first statement checks the connection, as Django's
+    cursor does: after PostgreSQL dropped it (a restart), the page is read on a new one."""
+    import psycopg
+
+    from newsroom.db import statement_rows
+
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"]
+    connection.ensure_connection()
+    dropped = connection.connection.info.backend_pid
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [dropped])
+    connection.health_check_done = False  # what close_old_connections does as a request begins
+    assert statement_rows("SELECT %s::int + 1", [41]) == [(42,)]
+    assert connection.connection.info.backend_pid != dropped
