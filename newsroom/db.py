@@ -139,6 +139,9 @@ def _model_order(model, names: tuple[str, ...]) -> tuple[int, ...]:
 
 
 # Names of the statements send_statement prepared, per libpq connection: (SQL, parameter types) → name.
+# Each one stays prepared on the server for the connection's life (CONN_MAX_AGE, maybe for ever):
+# past MAX_PREPARED, a new statement's text (a rare search's shape) is sent unnamed instead.
+MAX_PREPARED = 100
 _prepared: weakref.WeakKeyDictionary[Any, dict[tuple[bytes, tuple[int, ...]], bytes]] = weakref.WeakKeyDictionary()
 _names = itertools.count()  # never a name twice in a process, whatever a server forgot
 _PLACEHOLDER_RE = re.compile(r"%%|%s")
@@ -277,17 +280,17 @@ def send_statement(sql: str, params: Sequence, *, _again: bool = True) -> SentSt
     with connection.wrap_database_errors:
         values = tx.dump_sequence(list(params), [PyFormat.AUTO] * len(params))
         types, formats = tx.types, tx.formats
-        if settings.NEWSROOM_DB_PREPARED:
-            names = _prepared.setdefault(pgconn, {})
-            name = names.get((query, types))
-            if name is None:
-                name = f"newsroom_{next(_names)}".encode()
-                pgconn.send_prepare(name, query, param_types=types)
-                _flush(pgconn)
-                failed = [r for r in _collect(pgconn) if r.status == pq.ExecStatus.FATAL_ERROR]
-                if failed:
-                    raise psycopg.errors.error_from_result(failed[0], encoding=conn.info.encoding)
-                names[(query, types)] = name
+        names = _prepared.setdefault(pgconn, {}) if settings.NEWSROOM_DB_PREPARED else {}
+        name = names.get((query, types))
+        if name is None and settings.NEWSROOM_DB_PREPARED and len(names) < MAX_PREPARED:
+            name = f"newsroom_{next(_names)}".encode()
+            pgconn.send_prepare(name, query, param_types=types)
+            _flush(pgconn)
+            failed = [r for r in _collect(pgconn) if r.status == pq.ExecStatus.FATAL_ERROR]
+            if failed:
+                raise psycopg.errors.error_from_result(failed[0], encoding=conn.info.encoding)
+            names[(query, types)] = name
+        if name is not None:
             pgconn.send_query_prepared(name, values, param_formats=formats)
         else:
             pgconn.send_query_params(query, values, param_types=types, param_formats=formats)

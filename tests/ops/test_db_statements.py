@@ -158,3 +158,20 @@ def test_a_connection_the_server_dropped_is_replaced_at_a_requests_first_stateme
     connection.health_check_done = False  # what close_old_connections does as a request begins
     assert statement_rows("SELECT %s::int + 1", [41]) == [(42,)]
     assert connection.connection.info.backend_pid != dropped
+
+
+def test_past_max_prepared_a_new_statement_is_sent_unnamed(settings, monkeypatch):
+    """Every page, list and search statement goes through send_statement: what it prepares stays
+    prepared for the connection's life, so a connection keeps at most MAX_PREPARED; the rest run
+    unnamed, with the same rows, and the prepared ones stay prepared."""
+    from newsroom import db
+
+    settings.NEWSROOM_DB_PREPARED = True
+    monkeypatch.setattr(db, "MAX_PREPARED", 2)
+    connection.close()
+    for n in range(5):
+        assert send_statement(f"SELECT %s::int + {n}", [1]).fetchone() == (1 + n,)
+    assert _prepared_count("SELECT $1::int + ") == 2
+    assert send_statement("SELECT %s::int + 0", [5]).fetchone() == (5,)  # the first two, still prepared
+    assert send_statement("SELECT %s::int + 4", [5]).fetchone() == (9,)
+    assert _prepared_count("SELECT $1::int + ") == 2

@@ -85,3 +85,15 @@ def test_follow_chips_html():
                            '  <span class="tagstats">关注 <span class="followers" data-followers>3</span></span>\n')
     source.article_count = 10_000
     assert "</span> · 文章 1万</span>" in str(source_chip(source, reader, True))
+
+
+def test_template_globals_are_the_environments_then_its_own():
+    """SiteEnvironment keeps a template's globals in one dict: the environment's (chips, reads,
+    static …), then the template's own on top of them, and the environment's stay as they were."""
+    from django.template import engines
+
+    env = engines["jinja2"].env
+    template = env.from_string("{{ tag_chip is defined }} {{ SITE }}|{{ reads is defined }}", globals={"SITE": "新闻"})
+    assert template.render() == "True 新闻|True"
+    assert "SITE" not in env.globals and type(template.globals) is dict
+    assert env.from_string("{{ SITE is defined }}").render() == "False"
