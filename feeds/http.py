@@ -253,6 +253,9 @@ _resolver_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="newsroom
 
 
 def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
+    literal = _canonical_literal(host)
+    if literal is not None:  # nothing to look up: no hop through the resolver pool
+        return [literal]
     future = _resolver_pool.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
     try:
         infos = future.result(timeout=timeout)
@@ -265,6 +268,17 @@ def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
         if sockaddr[0] not in addresses:
             addresses.append(sockaddr[0])
     return addresses
+
+
+def _canonical_literal(host: str) -> str | None:
+    """``host`` if it is an IP address written the canonical way (``127.0.0.1``, ``::1``),
+    else None. Other spellings a resolver also takes (``127.1``, ``0x7f.1``) go through
+    ``getaddrinfo`` as names do, and come back as the address they mean."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return host if str(address) == host else None
 
 
 class _GuardedBackend(httpcore.NetworkBackend):

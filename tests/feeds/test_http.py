@@ -223,6 +223,26 @@ def test_public_addresses_are_allowed(address: str) -> None:
     assert forbidden_reason(address) is None
 
 
+def test_an_address_written_out_is_connected_to_without_a_lookup(hostile: HostileServer, monkeypatch) -> None:
+    """A feed at an IP literal needs no DNS: no hop through the resolver pool (a fetch pool's
+    threads each paid two thread switches for it). Other spellings of an address, which
+    only a resolver understands (``127.1``), still go through it and still arrive."""
+    from feeds import http
+
+    looked_up: list[str] = []
+    real = http._resolver_pool.submit
+
+    def counting(fn, host, *args, **kwargs):
+        looked_up.append(host)
+        return real(fn, host, *args, **kwargs)
+
+    monkeypatch.setattr(http._resolver_pool, "submit", counting)
+    assert fetch_url(hostile.url("/ok"), allow_private=True).status == 200
+    assert looked_up == []
+    assert fetch_url(f"http://127.1:{hostile.port}/ok", allow_private=True).status == 200
+    assert looked_up == ["127.1"]
+
+
 def test_hostname_resolving_to_loopback_is_refused_after_dns(hostile: HostileServer, fake_dns) -> None:
     fake_dns["feeds.example.com"] = ["127.0.0.1"]
     before = hostile.hit_count("/ok")
