@@ -189,14 +189,21 @@ def _legacy_ipv4(host: str) -> str | None:
         return None
 
 
-def _literal_host_reason(host: str) -> str | None:
-    """Early, pre-DNS refusal for hosts that are IP literals in any spelling."""
+def _ip_literal(host: str) -> str | None:
+    """The address ``host`` is if it is an IP literal in any spelling (``[::1]``, ``127.1``,
+    ``0x7f000001``: what ``getaddrinfo`` would answer for it), else None (a name)."""
     bare = host.strip("[]")
     try:
         ipaddress.ip_address(bare.split("%", 1)[0])
-        literal = bare
+        return bare
     except ValueError:
-        literal = _legacy_ipv4(bare)
+        return _legacy_ipv4(bare)
+
+
+def _literal_host_reason(host: str) -> str | None:
+    """Early, pre-DNS refusal for hosts that are IP literals in any spelling."""
+    bare = host.strip("[]")
+    literal = _ip_literal(bare)
     if literal is None:
         if bare.lower() in {"localhost", "localhost.localdomain"} or bare.lower().endswith(".localhost"):
             return f"{bare} is loopback"
@@ -253,7 +260,7 @@ _resolver_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="newsroom
 
 
 def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
-    literal = _canonical_literal(host)
+    literal = _ip_literal(host)
     if literal is not None:  # nothing to look up: no hop through the resolver pool
         return [literal]
     future = _resolver_pool.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
@@ -268,17 +275,6 @@ def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
         if sockaddr[0] not in addresses:
             addresses.append(sockaddr[0])
     return addresses
-
-
-def _canonical_literal(host: str) -> str | None:
-    """``host`` if it is an IP address written the canonical way (``127.0.0.1``, ``::1``),
-    else None. Other spellings a resolver also takes (``127.1``, ``0x7f.1``) go through
-    ``getaddrinfo`` as names do, and come back as the address they mean."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return host if str(address) == host else None
 
 
 class _GuardedBackend(httpcore.NetworkBackend):

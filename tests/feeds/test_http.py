@@ -224,9 +224,9 @@ def test_public_addresses_are_allowed(address: str) -> None:
 
 
 def test_an_address_written_out_is_connected_to_without_a_lookup(hostile: HostileServer, monkeypatch) -> None:
-    """A feed at an IP literal needs no DNS: no hop through the resolver pool (a fetch pool's
-    threads each paid two thread switches for it). Other spellings of an address, which
-    only a resolver understands (``127.1``), still go through it and still arrive."""
+    """A feed at an IP literal, in any spelling a resolver takes (``127.1``, ``0x7f000001``),
+    needs no DNS: no hop through the resolver pool (a fetch pool's threads each paid two
+    thread switches for it). A name still goes through it, and still arrives."""
     from feeds import http
 
     looked_up: list[str] = []
@@ -237,10 +237,11 @@ def test_an_address_written_out_is_connected_to_without_a_lookup(hostile: Hostil
         return real(fn, host, *args, **kwargs)
 
     monkeypatch.setattr(http._resolver_pool, "submit", counting)
-    assert fetch_url(hostile.url("/ok"), allow_private=True).status == 200
+    for host in ("127.0.0.1", "127.1", "0x7f000001", "2130706433"):
+        assert fetch_url(f"http://{host}:{hostile.port}/ok", allow_private=True).status == 200, host
     assert looked_up == []
-    assert fetch_url(f"http://127.1:{hostile.port}/ok", allow_private=True).status == 200
-    assert looked_up == ["127.1"]
+    assert fetch_url(f"http://localhost:{hostile.port}/ok", allow_private=True).status == 200
+    assert looked_up == ["localhost"]
 
 
 def test_hostname_resolving_to_loopback_is_refused_after_dns(hostile: HostileServer, fake_dns) -> None:
