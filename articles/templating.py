@@ -163,25 +163,31 @@ def _login_button(name: Markup, me) -> str:
     return f'<a class="btn" href="/accounts/login/?next={markup_escape(me["login_next"])}" aria-label="登录后关注 {name}">+ 关注</a>'
 
 
-def tag_chip(tag, me, followed) -> Markup:
-    """A tag with its follower / article / view counts and a follow button (``followed``: the reader's tag ids)."""
-    slug, name, path = markup_escape(tag.slug), markup_escape(tag.name), markup_escape(urlencode(tag.slug))
-    button = (_follow_form(f"/tags/{path}/follow/", f'.tagchip[data-tag="{slug}"]', name, me, tag.pk in followed)
+def _chip(*, kind: str, classes: str, link_class: str, prefix: str, slug: str, name: str, followers: int,
+          more_stats: str, following: bool, me) -> Markup:
+    """The chip both kinds share: ``kind`` names its data attribute (data-tag / data-source),
+    the last of ``classes`` is what its follow form's data-scope selects, ``prefix`` its URLs'
+    first segment (/tags/ / /sources/); ``more_stats`` follows the follower count."""
+    slug, name, path = markup_escape(slug), markup_escape(name), markup_escape(urlencode(slug))
+    scope = f'.{classes.split()[-1]}[data-{kind}="{slug}"]'
+    button = (_follow_form(f"/{prefix}/{path}/follow/", scope, name, me, following)
               if me["signed_in"] else _login_button(name, me))
     return Markup(
-        f'<div class="tagchip" data-tag="{slug}">\n  <a class="chip" href="/tags/{path}/">{name}</a>\n'
-        f'  <span class="tagstats">关注 <span class="followers" data-followers>{markup_escape(zh_count(tag.followers_count))}'
-        f'</span> · 文章 {markup_escape(zh_count(tag.articles_count))} · 浏览量 {markup_escape(zh_count(tag.views_count))}</span>\n'
-        f'  {button}\n</div>\n')
+        f'<div class="{classes}" data-{kind}="{slug}">\n  <a class="{link_class}" href="/{prefix}/{path}/">{name}</a>\n'
+        f'  <span class="tagstats">关注 <span class="followers" data-followers>{markup_escape(zh_count(followers))}'
+        f'</span>{more_stats}</span>\n  {button}\n</div>\n')
+
+
+def tag_chip(tag, me, followed) -> Markup:
+    """A tag with its follower / article / view counts and a follow button (``followed``: the reader's tag ids)."""
+    stats = f" · 文章 {markup_escape(zh_count(tag.articles_count))} · 浏览量 {markup_escape(zh_count(tag.views_count))}"
+    return _chip(kind="tag", classes="tagchip", link_class="chip", prefix="tags", slug=tag.slug, name=tag.name,
+                 followers=tag.followers_count, more_stats=stats, following=tag.pk in followed, me=me)
 
 
 def source_chip(source, me, following: bool) -> Markup:
     """A source with its counts and a follow button (``following``: whether the reader follows it)."""
-    slug, name, path = markup_escape(source.slug), markup_escape(source.name), markup_escape(urlencode(source.slug))
-    articles = f" · 文章 {markup_escape(zh_count(source.article_count))}" if source.article_count else ""
-    button = (_follow_form(f"/sources/{path}/follow/", f'.sourcechip[data-source="{slug}"]', name, me, following)
-              if me["signed_in"] else _login_button(name, me))
-    return Markup(
-        f'<div class="tagchip sourcechip" data-source="{slug}">\n  <a class="chip source" href="/sources/{path}/">{name}</a>\n'
-        f'  <span class="tagstats">关注 <span class="followers" data-followers>{markup_escape(zh_count(source.followers_count))}'
-        f'</span>{articles}</span>\n  {button}\n</div>\n')
+    stats = f" · 文章 {markup_escape(zh_count(source.article_count))}" if source.article_count else ""
+    return _chip(kind="source", classes="tagchip sourcechip", link_class="chip source", prefix="sources",
+                 slug=source.slug, name=source.name, followers=source.followers_count, more_stats=stats,
+                 following=following, me=me)
