@@ -24,9 +24,8 @@ _zh_count_int = lru_cache(maxsize=4096)(formatting.zh_count)
 
 try:  # markupsafe's own escaping of a str, without the Markup around it
     from markupsafe._speedups import _escape_inner
-except ImportError:  # another markupsafe: its escape, unchanged
+except ImportError:  # another markupsafe: its escape, unchanged (below)
     _escape_inner = None
-FAST_ESCAPE = _escape_inner is not None
 
 _str_new = str.__new__
 
@@ -49,7 +48,7 @@ def markup_escape(value) -> Markup:
     return _markupsafe_escape(value)
 
 
-if not FAST_ESCAPE:
+if _escape_inner is None:
     markup_escape = _markupsafe_escape  # noqa: F811
 
 

@@ -280,9 +280,10 @@ def send_statement(sql: str, params: Sequence, *, _again: bool = True) -> SentSt
     with connection.wrap_database_errors:
         values = tx.dump_sequence(list(params), [PyFormat.AUTO] * len(params))
         types, formats = tx.types, tx.formats
-        names = _prepared.setdefault(pgconn, {}) if settings.NEWSROOM_DB_PREPARED else {}
+        prepare = settings.NEWSROOM_DB_PREPARED
+        names = _prepared.setdefault(pgconn, {}) if prepare else {}
         name = names.get((query, types))
-        if name is None and settings.NEWSROOM_DB_PREPARED and len(names) < MAX_PREPARED:
+        if name is None and prepare and len(names) < MAX_PREPARED:
             name = f"newsroom_{next(_names)}".encode()
             pgconn.send_prepare(name, query, param_types=types)
             _flush(pgconn)

@@ -93,11 +93,11 @@ class SiteEnvironment(Environment):
 
 def environment(**options) -> Environment:
     options.setdefault("keep_trailing_newline", True)  # as Django's templates: an include ends with its newline
-    if templating.FAST_ESCAPE:
-        # Compiled templates take ``escape`` from jinja2.runtime when they are first loaded
-        # (``from jinja2.runtime import … escape``): set before any template of this
-        # environment is compiled, every ``{{ value }}`` uses the one above.
-        jinja2_runtime.escape = templating.markup_escape
+    # Compiled templates take ``escape`` from jinja2.runtime when they are first loaded
+    # (``from jinja2.runtime import … escape``): set before any template of this environment
+    # is compiled, every ``{{ value }}`` uses templating.markup_escape (markupsafe's escape
+    # itself where markupsafe has no compiled escaping).
+    jinja2_runtime.escape = templating.markup_escape
     env = SiteEnvironment(**options)
     env.filters.update(
         zh_count=templating.zh_count,
