@@ -155,6 +155,12 @@ def test_a_connection_the_server_dropped_is_replaced_at_a_requests_first_stateme
     dropped = connection.connection.info.backend_pid
     with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", [dropped])
+        # pg_terminate_backend only signals: the backend goes (and says so on the socket) a
+        # moment later. A request arriving after a restart finds it gone; so does this one.
+        for _ in range(100):
+            if not other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [dropped]).fetchone():
+                break
+            time.sleep(0.05)
     connection.health_check_done = False  # what close_old_connections does as a request begins
     assert statement_rows("SELECT %s::int + 1", [41]) == [(42,)]
     assert connection.connection.info.backend_pid != dropped
