@@ -498,9 +498,14 @@ class SearchHits:
 
 
 _CARD_SOURCE_FIELDS = ("id", "name", "slug")
+# Each card's source looked up by its key (LATERAL … OFFSET 0 keeps the join a nested loop): as a
+# plain join the plan hashed the whole source table for a page's twenty cards (0.19 of 0.25 ms
+# at 1,000 sources), as _TAG_ROWS_SQL's plan did with the tag table.
 _CARD_SQL = f"""
 SELECT {", ".join("a." + f for f in _CARD_ARTICLE_FIELDS)}, {", ".join("s." + f for f in _CARD_SOURCE_FIELDS)}
-  FROM articles_article a JOIN feeds_source s ON s.id = a.source_id WHERE a.id = ANY(%s::bigint[])
+  FROM articles_article a
+ CROSS JOIN LATERAL (SELECT {", ".join(_CARD_SOURCE_FIELDS)} FROM feeds_source WHERE id = a.source_id OFFSET 0) s
+ WHERE a.id = ANY(%s::bigint[])
 """
 
 
