@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 import rjieba
@@ -91,24 +92,33 @@ class _Segmenter:
         self.cut_line = lru_cache(maxsize=_LINE_CACHE)(self._cut_line)
         self.lower_line = lru_cache(maxsize=_LINE_CACHE)(self._lower_line)
         self.search_line = lru_cache(maxsize=_LINE_CACHE)(self._search_line)
+        # Each lowercased token's index terms (its sub-words, then itself): a line's are the
+        # concatenation of its tokens', looked up at C speed (the same few thousand tokens
+        # come back in every article). Per instance: the sub-words depend on jieba's words.
+        self._token_terms = _Memo(self._search_terms, _TOKEN_MEMO)
 
     def _cut_line(self, line: str) -> tuple[str, ...]:
-        return tuple(filter(None, map(_word, self.jieba.cut(line))))  # "" (punctuation) dropped, at C speed
+        return tuple(filter(None, map(_WORDS.__getitem__, self.jieba.cut(line))))  # "" (punctuation) dropped, at C speed
 
     def _lower_line(self, line: str) -> tuple[str, ...]:
         return tuple(map(str.lower, self.cut_line(line)))
 
     def _search_line(self, line: str) -> tuple[str, ...]:
-        has_word = self.jieba.has_word
+        return tuple(chain.from_iterable(map(self._token_terms.__getitem__, self.lower_line(line))))
+
+    def _search_terms(self, token: str) -> tuple[str, ...]:
+        """What one lowercased token puts into the index: for a Chinese word of 3+ characters
+        its dictionary sub-words (2 chars; 3 chars for words of 4+), for a hyphenated Latin
+        token its parts, then the token itself."""
         out: list[str] = []
-        for token in self.lower_line(line):
-            if len(token) >= 3 and _ALL_HAN_RE.match(token):
-                for n in (2, 3):
-                    if len(token) > n:
-                        out.extend(sub for sub in (token[i : i + n] for i in range(len(token) - n + 1)) if has_word(sub))
-            elif "-" in token and token.isascii():
-                out.extend(part for part in token.split("-") if part)
-            out.append(token)
+        if len(token) >= 3 and _ALL_HAN_RE.match(token):
+            has_word = self.jieba.has_word
+            for n in (2, 3):
+                if len(token) > n:
+                    out.extend(sub for sub in (token[i : i + n] for i in range(len(token) - n + 1)) if has_word(sub))
+        elif "-" in token and token.isascii():
+            out.extend(part for part in token.split("-") if part)
+        out.append(token)
         return tuple(out)
 
     def _add(self, word: str, freq: int | None) -> None:
@@ -287,12 +297,35 @@ def _is_word(token: str) -> bool:
     return _ALNUM_RE.search(token) is not None
 
 
-@lru_cache(maxsize=200_000)
 def _word(raw: str) -> str:
-    """Raw segmenter output → the word it is ("" for punctuation and whitespace); cached
-    per process: the same few thousand strings come out of every article."""
+    """Raw segmenter output → the word it is ("" for punctuation and whitespace)."""
     token = _strip_token(raw)
     return token if token and _is_word(token) else ""
+
+
+class _Memo(dict):
+    """``fn(key)`` for each key asked, kept: ``memo[key]`` answers a known key at the cost of a
+    dict lookup (also through ``map(memo.__getitem__, keys)``, with no Python frame), where an
+    ``lru_cache`` call costs two to three times that. Emptied when it reaches ``size`` keys,
+    which bounds it as the cache's size did; what it answers never depends on what it holds."""
+
+    def __init__(self, fn: Callable[[str], object], size: int) -> None:
+        super().__init__()
+        self._fn = fn
+        self._size = size
+
+    def __missing__(self, key: str):
+        value = self._fn(key)
+        if len(self) >= self._size:
+            self.clear()
+        self[key] = value
+        return value
+
+
+_WORD_MEMO = 200_000
+_TOKEN_MEMO = 200_000
+# _word of each raw token, per process: the same few thousand strings come out of every article.
+_WORDS = _Memo(_word, _WORD_MEMO)
 
 
 def _lines(text: str) -> list[str]:

@@ -269,3 +269,33 @@ def test_inner_html_is_each_child_serialized_after_the_escaped_text():
         assert inner_html(root) == per_child(root), sample
         root.set("title", "a>b")
         assert inner_html(root) == per_child(root), sample
+
+
+def test_search_lines_are_their_tokens_terms_as_the_loop_made_them():
+    """A line's index terms come from a memo of each token's: the same terms, in the same
+    order, as the loop over the line's tokens gave."""
+    seg = tokenizer._segmenter()
+
+    def reference(line):
+        out = []
+        for token in seg.lower_line(line):
+            if len(token) >= 3 and tokenizer._ALL_HAN_RE.match(token):
+                for n in (2, 3):
+                    if len(token) > n:
+                        out.extend(token[i : i + n] for i in range(len(token) - n + 1) if seg.jieba.has_word(token[i : i + n]))
+            elif "-" in token and token.isascii():
+                out.extend(part for part in token.split("-") if part)
+            out.append(token)
+        return tuple(out)
+
+    lines = [line for text in TEXTS for line in text.split("\n")] + ["人工智能芯片推理平台 DeepSeek-R1 --x- a-b-"]
+    for line in lines * 2:  # the second time from the memo
+        assert seg._search_line(line) == reference(line), line
+
+
+def test_word_memo_answers_as_the_function_and_stays_bounded(monkeypatch):
+    memo = tokenizer._Memo(tokenizer._word, 3)
+    raws = [" GPU.", "，", "Wi-Fi", "-R1", "英伟达", "\n", "4.5"]
+    assert [memo[raw] for raw in raws * 2] == [tokenizer._word(raw) for raw in raws * 2]
+    assert len(memo) <= 3
+
