@@ -78,6 +78,10 @@ _PLACEHOLDER_RE = re.compile(
     r"|grey\.gif|gray\.gif|spacer\.gif|pixel\.gif|transparent\.(?:gif|png)|/1x1\.)",
     re.I,
 )
+# The same pattern without IGNORECASE, for ASCII text lowercased: the same matches there (the
+# pattern is lowercase ASCII; only non-ASCII text has other case partners, as "ſ" for "s"),
+# at a third of the cost (a case-blind alternation is tried character by character).
+_PLACEHOLDER_LOWER_RE = re.compile(_PLACEHOLDER_RE.pattern)
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|font-size\s*:\s*0(?:px)?\s*(?:;|$)", re.I)
 _TINY_STYLE_RE = re.compile(r"(?:^|;)\s*(?:width|height)\s*:\s*[01](?:px)?\s*(?:;|$)", re.I)
 _FLAG_CLASS_RE = re.compile(r"(?:^|\s)flag-\d+(?:\s|$)")
@@ -85,6 +89,7 @@ _FLAG_CLASS_RE = re.compile(r"(?:^|\s)flag-\d+(?:\s|$)")
 _FLAG_TEXT_OPEN_RE = re.compile(r"<(?:b|span|a|strong|font)\s+class\s*=\s*['\"]?flag-\d+['\"]?[^<>]{0,200}>", re.I)
 _FLAG_TEXT_CLOSE_RE = re.compile(r"</(?:b|span|a|strong|font)\s*>", re.I)
 _URL_JUNK_RE = re.compile(r"[\x00-\x20\x7f]+")
+_SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 _DIGITS_RE = re.compile(r"^\s*(\d{1,5})(?:px)?\s*$")
 _CODE_CLASS_RE = re.compile(r"^(?:language|lang)-[\w+#.-]{1,30}$")
 _DOC_MARKERS_RE = re.compile(r"<(?:!doctype|html|head|body)\b", re.I)
@@ -95,7 +100,19 @@ _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*>", re.I)
 
 def _host_matches(host: str, suffixes: tuple[str, ...]) -> bool:
     host = host.lower().rstrip(".")
-    return any(host == s or host.endswith("." + s) for s in suffixes)
+    return host in suffixes or host.endswith(_subdomain_suffixes(suffixes))
+
+
+@lru_cache(maxsize=8)
+def _subdomain_suffixes(suffixes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple("." + s for s in suffixes)
+
+
+def _is_placeholder(url: str) -> bool:
+    """Whether ``_PLACEHOLDER_RE`` finds a placeholder image's mark in ``url``."""
+    if url.isascii():
+        return _PLACEHOLDER_LOWER_RE.search(url.lower()) is not None
+    return _PLACEHOLDER_RE.search(url) is not None
 
 
 def is_hotlink_protected(url: str) -> bool:
@@ -122,7 +139,7 @@ def _resolve_url(raw: str | None, base: str, *, allow_mailto: bool) -> str | Non
     url = _URL_JUNK_RE.sub("", raw)
     if not url:
         return None
-    scheme_match = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*):", url)
+    scheme_match = _SCHEME_RE.match(url)
     if scheme_match:
         scheme = scheme_match.group(1).lower()
         if scheme == "mailto":
@@ -272,13 +289,13 @@ def _image_source(img: etree._Element, base: str) -> str | None:
     """The real image URL: lazy attributes first (src is often a placeholder)."""
     candidates = [img.get(a) for a in _LAZY_SRC_ATTRS]
     src = img.get("src")
-    if src and not _PLACEHOLDER_RE.search(src.strip()):
+    if src and not _is_placeholder(src.strip()):
         candidates.append(src)
     for attr in ("data-srcset", "srcset"):
         if img.get(attr):
             candidates.append(_pick_srcset(img.get(attr) or ""))
     for raw in candidates:
-        if raw and not _PLACEHOLDER_RE.search(raw.strip()):
+        if raw and not _is_placeholder(raw.strip()):
             url = _resolve_url(raw, base, allow_mailto=False)
             if url:
                 return url
@@ -391,7 +408,10 @@ def _repair(html: str, base_url: str) -> str:
     base = _effective_base(root, base_url)
     _salvage_noscript_images(root, base)
     _drop_unwanted(root)
-    _unwrap_flag_leftovers(root)
+    if "flag-" in html or "&#" in html:
+        # Otherwise no class or text of the tree can hold "flag-": the parser writes no such
+        # characters but from a numeric reference (no named one decodes to f, l, a, g or -).
+        _unwrap_flag_leftovers(root)
     _fix_images(root, base)
     _fix_links(root, base)
     _restructure(root)
@@ -442,8 +462,12 @@ def _cleaner(proxy_images: bool) -> nh3.Cleaner:
 
 _EMPTY_P_RE = re.compile(r"<p>(?:\s|&nbsp;|\u00a0|<br>)*</p>")
 _EMPTY_A_RE = re.compile(r"<a [^>]*>\s*</a>")
-_BR_RUN_RE = re.compile(r"(?:<br>\s*){3,}")
-_BLOCK_BR_EDGE_RE = re.compile(r"(<p>)(?:\s*<br>)+|(?:<br>\s*)+(</p>)")
+# Each written to open with its literal, which the regex engine looks for fast; an alternation
+# or a group in front is tried at every "<". Three or more <br>s; <br>s opening a paragraph;
+# <br>s closing one (the two edges: matches of one never overlap the other's).
+_BR_RUN_RE = re.compile(r"<br>\s*(?:<br>\s*){2,}")
+_BLOCK_BR_OPEN_RE = re.compile(r"<p>(?:\s*<br>)+")
+_BLOCK_BR_CLOSE_RE = re.compile(r"<br>\s*(?:<br>\s*)*</p>")
 
 
 def _tidy(html: str) -> str:
@@ -453,7 +477,7 @@ def _tidy(html: str) -> str:
         html = _EMPTY_A_RE.sub("", html)
     if "<br>" in html:
         html = _BR_RUN_RE.sub("<br><br>", html)
-        html = _BLOCK_BR_EDGE_RE.sub(lambda m: m.group(1) or m.group(2), html)
+        html = _BLOCK_BR_CLOSE_RE.sub("</p>", _BLOCK_BR_OPEN_RE.sub("<p>", html))
     if "</p>" in html:
         html = _EMPTY_P_RE.sub("", html)
     return html.strip()
@@ -477,18 +501,30 @@ _TEXT_BLOCKS = _BLOCK_TAGS | {"br"}
 _WS_RE = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 
 
+_WS_ANY_RE = re.compile(r"\s+")
+
+
+def _one_space(text: str) -> str:
+    r"""``re.sub(r"\s+", " ", text)``, without the scan when nothing would change: every
+    whitespace character but " " is unprintable, so a printable text without a double
+    space has no run to collapse (most text nodes)."""
+    if text.isprintable() and "  " not in text:
+        return text
+    return _WS_ANY_RE.sub(" ", text)
+
+
 def _collect_text(el: etree._Element, out: list[str], pre: bool = False) -> None:
     tag = el.tag.lower() if isinstance(el.tag, str) else ""
     if tag in _DROP_WITH_CONTENT:
         if el.tail:
-            out.append(el.tail if pre else re.sub(r"\s+", " ", el.tail))
+            out.append(el.tail if pre else _one_space(el.tail))
         return
     is_block = tag in _BLOCK_TAGS and tag not in ("td", "th")  # cells share their row's line
     in_pre = pre or tag == "pre"
     if is_block:
         out.append("\n")
     if el.text and isinstance(el.tag, str):
-        out.append(el.text if in_pre else re.sub(r"\s+", " ", el.text))
+        out.append(el.text if in_pre else _one_space(el.text))
     for child in el:
         _collect_text(child, out, in_pre)
     if tag == "br":
@@ -498,7 +534,7 @@ def _collect_text(el: etree._Element, out: list[str], pre: bool = False) -> None
     if is_block:
         out.append("\n")
     if el.tail:
-        out.append(el.tail if pre else re.sub(r"\s+", " ", el.tail))
+        out.append(el.tail if pre else _one_space(el.tail))
 
 
 def html_to_text(html: str) -> str:
@@ -513,7 +549,7 @@ def html_to_text(html: str) -> str:
         return xml_safe(html_lib.unescape(re.sub(r"<[^>]*>", " ", html)).strip())
     out: list[str] = []
     if root.text:
-        out.append(re.sub(r"\s+", " ", root.text))
+        out.append(_one_space(root.text))
     for child in root:
         _collect_text(child, out)
     lines = (_WS_RE.sub(" ", line).strip() for line in xml_safe("".join(out)).split("\n"))

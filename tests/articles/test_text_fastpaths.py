@@ -299,3 +299,102 @@ def test_word_memo_answers_as_the_function_and_stays_bounded(monkeypatch):
     assert [memo[raw] for raw in raws * 2] == [tokenizer._word(raw) for raw in raws * 2]
     assert len(memo) <= 3
 
+
+def test_collapsing_whitespace_skips_only_texts_the_regex_leaves_alone():
+    from articles.text.sanitize import _one_space
+
+    for code in range(0x110000):
+        if 0xD800 <= code < 0xE000:
+            continue
+        for text in (chr(code), f"a{chr(code)}b", f"a {chr(code)}", f"{chr(code)}{chr(code)}"):
+            assert _one_space(text) == re.sub(r"\s+", " ", text), hex(code)
+
+
+def test_placeholder_images_are_told_as_the_case_blind_pattern_tells_them():
+    import random
+
+    from articles.text.sanitize import _PLACEHOLDER_RE, _is_placeholder
+
+    words = ["data:", "about:", "placeholder", "blank.gif", "blank.png", "loading.svg", "lazyload.png", "lazy.gif",
+             "grey.gif", "gray.gif", "spacer.gif", "pixel.gif", "transparent.png", "/1x1.", "https://", "x", "/", ".",
+             "ſpacer.gif", "\u212ax", "İ", "blan\u212a.gif"]
+    rnd = random.Random(7)
+    for _ in range(20_000):
+        url = "".join(rnd.choice(words) for _ in range(rnd.randint(0, 4)))
+        url = "".join(ch.upper() if rnd.random() < 0.3 else ch for ch in url)
+        assert _is_placeholder(url) == (_PLACEHOLDER_RE.search(url) is not None), url
+
+
+def test_host_suffixes_match_as_the_loop_over_them_did():
+    from articles.text.sanitize import HOTLINK_HOSTS, TRACKER_HOSTS, _host_matches
+
+    for host in ["qpic.cn", "mmbiz.QPIC.cn.", "xqpic.cn", "qpic.cn.evil.com", "t.co", "at.co", "x.t.co", "", "."]:
+        for suffixes in (HOTLINK_HOSTS, TRACKER_HOSTS):
+            bare = host.lower().rstrip(".")
+            assert _host_matches(host, suffixes) == any(bare == s or bare.endswith("." + s) for s in suffixes), host
+
+
+def test_tidy_patterns_match_as_the_single_patterns_did():
+    """<br> runs and <br>s at a paragraph's edges, each pattern opening with its literal, remove
+    exactly what the earlier patterns (a group or an alternation in front) removed."""
+    import random
+
+    from articles.text import sanitize
+
+    old_run = re.compile(r"(?:<br>\s*){3,}")
+    old_edge = re.compile(r"(<p>)(?:\s*<br>)+|(?:<br>\s*)+(</p>)")
+    parts = ["<p>", "</p>", "<br>", "<br>", " ", "\n", "x", "<b>", "\t", "<p >", "<br/>", "</p >"]
+    rnd = random.Random(11)
+    for _ in range(50_000):
+        html = "".join(rnd.choice(parts) for _ in range(rnd.randint(0, 14)))
+        assert sanitize._BR_RUN_RE.sub("<br><br>", html) == old_run.sub("<br><br>", html), html
+        new = sanitize._BLOCK_BR_CLOSE_RE.sub("</p>", sanitize._BLOCK_BR_OPEN_RE.sub("<p>", html))
+        assert new == old_edge.sub(lambda m: m.group(1) or m.group(2), html), html
+
+
+@pytest.mark.parametrize("html", [
+    "<p>由<b class='&#102;lag-5'>NVIDIA</b>共同推动</p>",
+    "<p>由<b class='fl&#x61;g-5'>NVIDIA</b>共同推动，&amp;lt;b class='flag-5'&gt;</p>",
+    "<p>&lt;b class=&#39;flag-5&#39;&gt;GPU&lt;/b&gt;需求旺盛</p>",
+    "<p>&lt;b class='&#102;lag-5'&gt;GPU&lt;/b&gt;</p>",
+    "<p>&fjlig;lag-5 <b class='&fjlig;lag-1'>x</b></p>",
+    "<p>没有任何标记</p>",
+])
+def test_portal_leftovers_are_looked_for_unless_the_markup_cannot_hold_them(monkeypatch, html):
+    """The tree is searched for "flag-" only when the markup has it or a numeric reference
+    (no named one decodes to f, l, a, g or -): the same HTML as searching every time."""
+    from articles.text import sanitize
+
+    fast = sanitize.clean_html(html, base_url="https://example.com/")
+    calls = []
+    real = sanitize._unwrap_flag_leftovers
+    monkeypatch.setattr(sanitize, "_unwrap_flag_leftovers", lambda root: calls.append(1) or real(root))
+    monkeypatch.setattr(sanitize, "_repair", _repair_always_unwrapping(sanitize))
+    assert sanitize.clean_html(html, base_url="https://example.com/") == fast
+    assert calls
+
+
+def _repair_always_unwrapping(sanitize):
+    def repair(html, base_url):
+        root = sanitize._parse(html)
+        base = sanitize._effective_base(root, base_url)
+        sanitize._salvage_noscript_images(root, base)
+        sanitize._drop_unwanted(root)
+        sanitize._unwrap_flag_leftovers(root)
+        sanitize._fix_images(root, base)
+        sanitize._fix_links(root, base)
+        sanitize._restructure(root)
+        return sanitize.inner_html(root)
+    return repair
+
+
+def test_no_named_reference_decodes_to_a_character_of_the_flag_mark():
+    from html.entities import html5
+
+    from articles.text._blocks import fragment
+
+    for name, value in html5.items():
+        root = fragment(f"<p class='&{name}'>&{name}</p>")
+        decoded = "".join(root.itertext()) + (root[0].get("class") or "")
+        assert "flag-" not in decoded, name
+        assert not (set(value) & set("flag-")) or name.startswith("fjlig"), name  # "fj": never "fl"
