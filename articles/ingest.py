@@ -863,7 +863,8 @@ def _changed_entries(entries: list[EntryData], guid_hashes: list[str], ctx: _Con
     guid hash, read with the rules) tell them, and they skip the pipeline."""
     changed = []
     for entry, guid_hash in zip(entries, guid_hashes):
-        if guid_hash and seen.get(guid_hash) == raw_fingerprint(entry, ctx):
+        stored = seen.get(guid_hash) if guid_hash else None
+        if stored is not None and stored == raw_fingerprint(entry, ctx):  # a new guid needs no fingerprint
             result.unchanged += 1
         else:
             changed.append(entry)
