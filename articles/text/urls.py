@@ -8,6 +8,7 @@ __biz/mid/idx/sn identify the article, everything else is share noise.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 __all__ = ["TRACKING_PARAMS", "canonicalize_url", "url_hash"]
@@ -35,9 +36,14 @@ def _is_tracking(name: str) -> bool:
     return lowered in TRACKING_PARAMS or lowered.startswith(_TRACKING_PREFIXES)
 
 
+@lru_cache(maxsize=4096)
 def canonicalize_url(url: str) -> str:
     """Lowercase scheme/host, no default port/fragment/userinfo, tracking
-    parameters removed, the rest sorted. Non-http(s) input comes back stripped."""
+    parameters removed, the rest sorted. Non-http(s) input comes back stripped.
+
+    Kept per process for the last few thousand URLs (the answer depends on the URL
+    only): ingest asks it four times an entry, for the link and for its canonical
+    form, when the batch looks rows up and when the entry is prepared."""
     url = (url or "").strip()
     try:
         parts = urlsplit(url)
