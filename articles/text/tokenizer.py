@@ -22,7 +22,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from itertools import chain
 from pathlib import Path
 
 import rjieba
@@ -92,10 +91,6 @@ class _Segmenter:
         self.cut_line = lru_cache(maxsize=_LINE_CACHE)(self._cut_line)
         self.lower_line = lru_cache(maxsize=_LINE_CACHE)(self._lower_line)
         self.search_line = lru_cache(maxsize=_LINE_CACHE)(self._search_line)
-        # Each lowercased token's index terms (its sub-words, then itself): a line's are the
-        # concatenation of its tokens', looked up at C speed (the same few thousand tokens
-        # come back in every article). Per instance: the sub-words depend on jieba's words.
-        self._token_terms = _Memo(self._search_terms, _TOKEN_MEMO)
 
     def _cut_line(self, line: str) -> tuple[str, ...]:
         return tuple(filter(None, map(_WORDS.__getitem__, self.jieba.cut(line))))  # "" (punctuation) dropped, at C speed
@@ -104,21 +99,16 @@ class _Segmenter:
         return tuple(map(str.lower, self.cut_line(line)))
 
     def _search_line(self, line: str) -> tuple[str, ...]:
-        return tuple(chain.from_iterable(map(self._token_terms.__getitem__, self.lower_line(line))))
-
-    def _search_terms(self, token: str) -> tuple[str, ...]:
-        """What one lowercased token puts into the index: for a Chinese word of 3+ characters
-        its dictionary sub-words (2 chars; 3 chars for words of 4+), for a hyphenated Latin
-        token its parts, then the token itself."""
+        has_word = self.jieba.has_word
         out: list[str] = []
-        if len(token) >= 3 and _ALL_HAN_RE.match(token):
-            has_word = self.jieba.has_word
-            for n in (2, 3):
-                if len(token) > n:
-                    out.extend(sub for sub in (token[i : i + n] for i in range(len(token) - n + 1)) if has_word(sub))
-        elif "-" in token and token.isascii():
-            out.extend(part for part in token.split("-") if part)
-        out.append(token)
+        for token in self.lower_line(line):
+            if len(token) >= 3 and _ALL_HAN_RE.match(token):
+                for n in (2, 3):
+                    if len(token) > n:
+                        out.extend(sub for sub in (token[i : i + n] for i in range(len(token) - n + 1)) if has_word(sub))
+            elif "-" in token and token.isascii():
+                out.extend(part for part in token.split("-") if part)
+            out.append(token)
         return tuple(out)
 
     def _add(self, word: str, freq: int | None) -> None:
@@ -323,7 +313,6 @@ class _Memo(dict):
 
 
 _WORD_MEMO = 200_000
-_TOKEN_MEMO = 200_000
 # _word of each raw token, per process: the same few thousand strings come out of every article.
 _WORDS = _Memo(_word, _WORD_MEMO)
 

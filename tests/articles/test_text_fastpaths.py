@@ -272,8 +272,8 @@ def test_inner_html_is_each_child_serialized_after_the_escaped_text():
 
 
 def test_search_lines_are_their_tokens_terms_as_the_loop_made_them():
-    """A line's index terms come from a memo of each token's: the same terms, in the same
-    order, as the loop over the line's tokens gave."""
+    """A line's index terms, the sub-words of each token then the token, in order (the loop
+    the index was first built with), also when the line's words come from the word memo."""
     seg = tokenizer._segmenter()
 
     def reference(line):
@@ -289,11 +289,11 @@ def test_search_lines_are_their_tokens_terms_as_the_loop_made_them():
         return tuple(out)
 
     lines = [line for text in TEXTS for line in text.split("\n")] + ["人工智能芯片推理平台 DeepSeek-R1 --x- a-b-"]
-    for line in lines * 2:  # the second time from the memo
+    for line in lines * 2:  # the second time every raw token from the memo
         assert seg._search_line(line) == reference(line), line
 
 
-def test_word_memo_answers_as_the_function_and_stays_bounded(monkeypatch):
+def test_word_memo_answers_as_the_function_and_stays_bounded():
     memo = tokenizer._Memo(tokenizer._word, 3)
     raws = [" GPU.", "，", "Wi-Fi", "-R1", "英伟达", "\n", "4.5"]
     assert [memo[raw] for raw in raws * 2] == [tokenizer._word(raw) for raw in raws * 2]
