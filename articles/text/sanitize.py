@@ -242,6 +242,13 @@ def _salvage_noscript_images(root: etree._Element, base: str) -> None:
 _HAS_FLAG = etree.XPath('boolean(//*[contains(@class, "flag-")] | //text()[contains(., "flag-")])')
 
 
+def _may_hold_flag_leftovers(html: str) -> bool:
+    """Whether the tree parsed from ``html`` can have a class or text holding "flag-": only
+    if the markup has it, or a numeric reference (the parser writes those characters from
+    nothing else: no named reference decodes to f, l, a, g or -)."""
+    return "flag-" in html or "&#" in html
+
+
 def _unwrap_flag_leftovers(root: etree._Element) -> None:
     if not _HAS_FLAG(root):
         return
@@ -408,9 +415,7 @@ def _repair(html: str, base_url: str) -> str:
     base = _effective_base(root, base_url)
     _salvage_noscript_images(root, base)
     _drop_unwanted(root)
-    if "flag-" in html or "&#" in html:
-        # Otherwise no class or text of the tree can hold "flag-": the parser writes no such
-        # characters but from a numeric reference (no named one decodes to f, l, a, g or -).
+    if _may_hold_flag_leftovers(html):
         _unwrap_flag_leftovers(root)
     _fix_images(root, base)
     _fix_links(root, base)
