@@ -25,6 +25,7 @@ from functools import cached_property, lru_cache
 
 from newsroom.speedups import speedups as _speedups
 
+from .memo import Memo
 from .normalize import strip_pinyin, to_simplified, to_simplified_many
 from .tokenizer import segment
 
@@ -110,41 +111,34 @@ def _display_form(simplified: str) -> str:
     return " ".join(simplified.split()).strip(_STRIP_EDGES)[:100]
 
 
+def _tag_key(name: str) -> str:
+    return _KEY_DROP_RE.sub("", normalize_tag_name(name).casefold())
+
+
 # tag_key answers, per process: every ingest keys the whole tag vocabulary and
 # every token of every article, and the answer for a string never changes.
-_KEYS: dict[str, str] = {}
 _KEYS_MAX = 200_000
+_KEYS = Memo(_tag_key, _KEYS_MAX)
 
 
 def tag_key(name: str) -> str:
     """Case-folded match key of a (possibly raw) name: NVIDIA/nvidia/Ｎｖｉｄｉａ
     share one; 英伟达 has its own (an alias joins them)."""
-    key = _KEYS.get(name)
-    if key is None:
-        key = _remember_key(name, _KEY_DROP_RE.sub("", normalize_tag_name(name).casefold()))
-    return key
+    return _KEYS[name]
 
 
 def tag_keys(names: list[str]) -> list[str]:
     """``tag_key`` of each name: the names not keyed yet share one OpenCC call
     (an article's new words, one call each, cost more than the conversion)."""
     keys = _KEYS
-    try:
-        return list(map(keys.__getitem__, names))  # an article's words are mostly keyed already
-    except KeyError:
-        pass
+    known = list(map(keys.get, names))
+    if None not in known:  # an article's words are mostly keyed already
+        return known
     missing = [name for name in dict.fromkeys(names) if name and name not in keys]
     if len(missing) > 1:
         for name, simplified in zip(missing, to_simplified_many([_before_t2s(n) for n in missing])):
-            _remember_key(name, _KEY_DROP_RE.sub("", _display_form(simplified).casefold()))
-    return [keys[name] if name in keys else tag_key(name) for name in names]
-
-
-def _remember_key(name: str, key: str) -> str:
-    if len(_KEYS) >= _KEYS_MAX:
-        _KEYS.clear()
-    _KEYS[name] = key
-    return key
+            keys.remember(name, _KEY_DROP_RE.sub("", _display_form(simplified).casefold()))
+    return list(map(keys.__getitem__, names))
 
 
 class Vocabulary(dict):

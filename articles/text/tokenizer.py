@@ -28,6 +28,7 @@ import rjieba
 
 from newsroom.speedups import speedups as _speedups
 
+from .memo import Memo
 from .normalize import fold_width, strip_pinyin
 
 __all__ = [
@@ -293,28 +294,9 @@ def _word(raw: str) -> str:
     return token if token and _is_word(token) else ""
 
 
-class _Memo(dict):
-    """``fn(key)`` for each key asked, kept: ``memo[key]`` answers a known key at the cost of a
-    dict lookup (also through ``map(memo.__getitem__, keys)``, with no Python frame), where an
-    ``lru_cache`` call costs two to three times that. Emptied when it reaches ``size`` keys,
-    which bounds it as the cache's size did; what it answers never depends on what it holds."""
-
-    def __init__(self, fn: Callable[[str], object], size: int) -> None:
-        super().__init__()
-        self._fn = fn
-        self._size = size
-
-    def __missing__(self, key: str):
-        value = self._fn(key)
-        if len(self) >= self._size:
-            self.clear()
-        self[key] = value
-        return value
-
-
 _WORD_MEMO = 200_000
 # _word of each raw token, per process: the same few thousand strings come out of every article.
-_WORDS = _Memo(_word, _WORD_MEMO)
+_WORDS = Memo(_word, _WORD_MEMO)
 
 
 def _lines(text: str) -> list[str]:

@@ -294,10 +294,26 @@ def test_search_lines_are_their_tokens_terms_as_the_loop_made_them():
 
 
 def test_word_memo_answers_as_the_function_and_stays_bounded():
-    memo = tokenizer._Memo(tokenizer._word, 3)
+    from articles.text.memo import Memo
+
+    memo = Memo(tokenizer._word, 3)
     raws = [" GPU.", "，", "Wi-Fi", "-R1", "英伟达", "\n", "4.5"]
     assert [memo[raw] for raw in raws * 2] == [tokenizer._word(raw) for raw in raws * 2]
     assert len(memo) <= 3
+    for n, raw in enumerate(raws):  # an answer computed elsewhere (a batch) is kept, within the bound
+        assert memo.remember(raw, str(n)) == str(n) and memo[raw] == str(n)
+        assert len(memo) <= 3
+
+
+def test_tag_keys_in_a_batch_are_the_keys_one_by_one():
+    from articles.text import tagging
+
+    names = ["NVIDIA", "ｎｖｉｄｉａ", "英偉達", "人工智慧", "#大模型#", "【芯片】", "", "Wi-Fi 7", "臺積電", "NVIDIA"]
+    tagging._KEYS.clear()
+    batched = tagging.tag_keys(names)  # the unknown names share one OpenCC call
+    tagging._KEYS.clear()
+    assert batched == [tagging.tag_key(name) for name in names]
+    assert tagging.tag_keys(names) == batched  # all known now: straight from the memo
 
 
 def test_collapsing_whitespace_skips_only_texts_the_regex_leaves_alone():
