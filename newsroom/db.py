@@ -33,6 +33,7 @@ from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 from django.db.models.signals import post_init, pre_init
+from django.db.utils import InterfaceError, OperationalError
 from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
 
@@ -168,10 +169,12 @@ class SentStatement:
     for the result, reads all of it (the connection is free again) and returns the
     first row or all of them, or raises the statement's error as Django's cursor would."""
 
-    def __init__(self, sql: str, params: Sequence, transformer: Transformer, started: float, *, again: bool) -> None:
+    def __init__(self, sql: str, params: Sequence, transformer: Transformer, started: float, *, again: bool,
+                 unconfirmed: bool = False) -> None:
         self._sql = sql
         self._params = params
         self._again = again  # may it be sent again once (its prepared statement gone)?
+        self._unconfirmed = unconfirmed  # the first on a connection nobody asked the server about
         self._tx = transformer
         self._started = started
         self._done = False
@@ -189,10 +192,17 @@ class SentStatement:
             raise RuntimeError("the result was read already")
         self._done = True
         pgconn = connection.connection.pgconn
-        with connection.wrap_database_errors:
-            results = _collect(pgconn)
+        try:
+            with connection.wrap_database_errors:
+                results = _collect(pgconn)
+        except (OperationalError, InterfaceError):
+            if not self._again_on_new_connection():
+                raise
+            return self._sent_again()._read(first=first)
         _log(self._sql, self._started)
         error = next((r for r in results if r.status == pq.ExecStatus.FATAL_ERROR), None)
+        if error is not None and self._again_on_new_connection():
+            return self._sent_again()._read(first=first)
         if error is not None:
             if error.error_field(pq.DiagnosticField.SQLSTATE) == b"26000" and self._again:
                 # The server forgot its prepared statements (DEALLOCATE/DISCARD ALL): nothing ran; again, once.
@@ -207,6 +217,21 @@ class SentStatement:
             return []
         self._tx.set_pgresult(rows)
         return [self._tx.load_row(0, tuple)] if first else self._tx.load_rows(0, rows.ntuples, tuple)
+
+
+    def _again_on_new_connection(self) -> bool:
+        """The statement failed: was it the first on a connection the quiet check trusted, found
+        closed by the server, and safe to run again? Then a new connection is open for it."""
+        if not self._unconfirmed:
+            return False
+        self._unconfirmed = False
+        return connection.replace_if_gone(self._sql)
+
+    def _sent_again(self) -> SentStatement:
+        again = send_statement(self._sql, self._params, _again=self._again)
+        if again is None:  # cannot happen on a new autocommit connection; never silently
+            raise OperationalError("the connection was lost and the statement could not be sent again")
+        return again
 
 
 def _wait(pgconn, *, write: bool) -> None:
@@ -270,6 +295,9 @@ def send_statement(sql: str, params: Sequence, *, _again: bool = True) -> SentSt
     connection.ensure_connection()
     if not connection.get_autocommit():
         return None  # the caller manages a transaction by hand: its statements belong in it
+    # The first statement on a connection the quiet check trusted may meet it closed by the
+    # server a moment ago; it then runs again on a new connection (newsroom.postgresql.base).
+    unconfirmed = getattr(connection, "take_unconfirmed", bool)()
     conn = connection.connection
     pgconn = conn.pgconn
     if pgconn.transaction_status != pq.TransactionStatus.IDLE or pgconn.pipeline_status:
@@ -277,6 +305,17 @@ def send_statement(sql: str, params: Sequence, *, _again: bool = True) -> SentSt
     started = time.monotonic()
     tx = Transformer(conn)
     query = _numbered(sql)
+    try:
+        _send(conn, tx, query, params)
+    except (OperationalError, InterfaceError):
+        if not (unconfirmed and connection.replace_if_gone(sql)):
+            raise
+        return send_statement(sql, params, _again=_again)
+    return SentStatement(sql, params, tx, started, again=_again, unconfirmed=unconfirmed)
+
+
+def _send(conn, tx: Transformer, query: bytes, params: Sequence) -> None:
+    pgconn = conn.pgconn
     with connection.wrap_database_errors:
         values = tx.dump_sequence(list(params), [PyFormat.AUTO] * len(params))
         types, formats = tx.types, tx.formats
@@ -296,4 +335,3 @@ def send_statement(sql: str, params: Sequence, *, _again: bool = True) -> SentSt
         else:
             pgconn.send_query_params(query, values, param_types=types, param_formats=formats)
         _flush(pgconn)
-    return SentStatement(sql, params, tx, started, again=_again)

@@ -12,6 +12,16 @@ connection psycopg already knows is broken, or one left inside a transaction),
 Django's ``SELECT 1`` decides, and a dead connection is replaced as before.
 The full check still runs after a query failed (``close_if_unusable_or_obsolete``).
 
+The socket can be quiet for a moment after the server decided to close the
+connection: a request that comes within milliseconds of PostgreSQL terminating
+its backend (a restart, ``pg_terminate_backend``) passes the check before the
+notice arrives, and its first statement meets the closed connection. Django's
+``SELECT 1`` would have caught that; so the first statement on a connection the
+quiet check trusted is run again once, on a new connection, when it failed
+because the connection is gone (``replace_if_gone``). Only a ``SELECT`` outside
+a transaction, which is safe to run twice; anything else fails as before, and
+Django replaces the connection at the end of the request.
+
 Timestamps are read by Django's loader (the connection's time zone) with a fast
 path: a value PostgreSQL wrote at offset +00 (the session zone is UTC, as Django
 sets it with ``USE_TZ``) is parsed by ``datetime.fromisoformat`` in C instead of
@@ -25,13 +35,19 @@ import select
 from datetime import datetime
 from functools import lru_cache
 
+from django.db.backends import utils
 from django.db.backends.postgresql import base
+from django.db.utils import InterfaceError, OperationalError
 from psycopg import adapt, pq
 
 _TIMESTAMPTZ = "timestamptz"
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    # The connection was trusted by the quiet check and has run nothing since: its next
+    # statement is the first to find out whether the server still holds it.
+    unconfirmed = False
+
     def get_connection_params(self):
         params = super().get_connection_params()
         if params.get("context") is not None:
@@ -42,8 +58,38 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if (self.connection is not None and self.health_check_enabled and not self.health_check_done
                 and not self.pool and self._quiet()):
             self.health_check_done = True
+            self.unconfirmed = True
             return
+        self.unconfirmed = False
         super().close_if_health_check_failed()
+
+    def take_unconfirmed(self) -> bool:
+        """Is the statement about to run the first on a connection the quiet check trusted?
+        (True once: the next statement is not the first.)"""
+        first, self.unconfirmed = self.unconfirmed, False
+        return first
+
+    def replace_if_gone(self, sql) -> bool:
+        """After the first statement on a connection the quiet check trusted failed: if the
+        connection is gone and the statement may run again (a ``SELECT`` outside a
+        transaction), open a new connection and say so; otherwise leave everything as it is."""
+        if self.in_atomic_block or not _reads_only(sql):
+            return False
+        conn = self.connection
+        try:
+            if conn is not None and not conn.closed:
+                return False  # the statement's own error, not a lost connection
+        except Exception:
+            pass
+        self.close()
+        self.ensure_connection()
+        return True
+
+    def make_cursor(self, cursor):
+        return _CursorWrapper(cursor, self)
+
+    def make_debug_cursor(self, cursor):
+        return _CursorDebugWrapper(cursor, self)
 
     def _quiet(self) -> bool:
         """Idle, not known broken, and nothing from the server waiting to be read."""
@@ -57,6 +103,40 @@ class DatabaseWrapper(base.DatabaseWrapper):
         except Exception:  # no socket any more, no poll (Windows), anything unexpected: the full check decides
             return False
         return not waiting
+
+
+def _reads_only(sql) -> bool:
+    head = (sql.decode(errors="replace") if isinstance(sql, (bytes, bytearray)) else str(sql))[:64].lstrip()
+    return head[:6].upper() == "SELECT"
+
+
+class _RunsAgainOnce:
+    """Django's cursor: the first statement on a connection the quiet check trusted runs
+    again on a new connection if it found that connection gone (see the module docstring)."""
+
+    def _execute(self, sql, params, *ignored_wrapper_args):
+        db = self.db
+        if not db.take_unconfirmed():
+            return super()._execute(sql, params, *ignored_wrapper_args)
+        try:
+            return super()._execute(sql, params, *ignored_wrapper_args)
+        except (OperationalError, InterfaceError):  # psycopg's, as Django's cursor raises them
+            if getattr(self.cursor, "name", None) or not db.replace_if_gone(sql):
+                raise  # a server-side cursor, or the statement's own error: as Django would
+        self.cursor = db.create_cursor()
+        return super()._execute(sql, params, *ignored_wrapper_args)
+
+    def _executemany(self, sql, param_list, *ignored_wrapper_args):
+        self.db.unconfirmed = False
+        return super()._executemany(sql, param_list, *ignored_wrapper_args)
+
+
+class _CursorWrapper(_RunsAgainOnce, utils.CursorWrapper):
+    pass
+
+
+class _CursorDebugWrapper(_RunsAgainOnce, utils.CursorDebugWrapper):
+    pass
 
 
 @lru_cache

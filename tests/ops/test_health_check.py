@@ -65,3 +65,88 @@ def test_a_connection_left_in_a_transaction_gets_the_full_check(monkeypatch):
     finally:
         connection.connection.pgconn.exec_(b"ROLLBACK")
     assert connection._quiet()
+
+
+# --- the moment between the server closing a connection and the notice arriving ---------------
+
+
+def _terminate(pid: int) -> None:
+    settings = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in settings.items() if k in ("host", "port", "user", "dbname", "password")},
+                         autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _closed_but_trusted(monkeypatch) -> int:
+    """The server closed this connection, and the next request's check comes before its
+    notice does: the socket still looks quiet (as it does for a few milliseconds)."""
+    pid = _backend_pid()
+    _terminate(pid)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and connection._quiet():
+        time.sleep(0.02)
+    monkeypatch.setattr(type(connections[DEFAULT_DB_ALIAS]), "_quiet", lambda self: True)
+    _next_request()
+    return pid
+
+
+def test_a_first_select_that_meets_a_closed_connection_runs_again_on_a_new_one(monkeypatch):
+    pid = _closed_but_trusted(monkeypatch)
+    assert _backend_pid() != pid  # answered, not "terminating connection due to administrator command"
+    assert connection.connection is not None and not connection.connection.closed
+    assert _backend_pid() == _backend_pid()  # the new connection stays
+
+
+def test_a_page_statement_sent_without_waiting_runs_again_on_a_new_connection(monkeypatch):
+    from newsroom.db import statement_rows
+
+    pid = _closed_but_trusted(monkeypatch)
+    rows = statement_rows("SELECT pg_backend_pid(), %s::int", [7])
+    assert rows[0][0] != pid and rows[0][1] == 7
+
+
+def test_only_the_first_statement_and_only_a_select_runs_again(monkeypatch):
+    from django.db import OperationalError
+
+    pid = _closed_but_trusted(monkeypatch)
+    with pytest.raises(OperationalError):  # a write may have run before the connection went: never twice
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TEMPORARY TABLE t_retry (x int)")
+    close_old_connections()  # the end of the request: Django replaces the broken connection
+    assert _backend_pid() != pid
+
+    pid = _backend_pid()
+    _terminate(pid)
+    time.sleep(0.2)
+    with pytest.raises(OperationalError):  # the second statement of a request: as Django always did
+        _backend_pid()
+    close_old_connections()  # and replaced at the end of that request
+    assert _backend_pid() != pid
+
+
+def test_a_statements_own_error_is_not_run_again(monkeypatch):
+    from django.db import OperationalError
+
+    monkeypatch.setattr(type(connections[DEFAULT_DB_ALIAS]), "_quiet", lambda self: True)
+    _backend_pid()
+    kept = connection.connection
+    kept.pgconn.exec_(b"SET statement_timeout = 50")  # behind Django's back, not a statement of the request
+    try:
+        _next_request()
+        asked = []
+        original = type(connections[DEFAULT_DB_ALIAS]).replace_if_gone
+        monkeypatch.setattr(type(connections[DEFAULT_DB_ALIAS]), "replace_if_gone",
+                            lambda self, sql: asked.append(sql) or original(self, sql))
+        with pytest.raises(OperationalError, match="statement timeout"):  # an OperationalError of its own
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(2)")
+        assert asked == ["SELECT pg_sleep(2)"]  # asked, and the connection was not gone: not run again
+        assert connection.connection is kept
+    finally:
+        kept.pgconn.exec_(b"RESET statement_timeout")
