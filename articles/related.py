@@ -99,7 +99,7 @@ def _keyword_candidates(article: Article, mine: list[str]) -> list[int]:
     """Recent published originals sharing at least two of the article's top keywords."""
     if connection.vendor != "postgresql" or len(mine) < 2:
         return []
-    from articles.search import _quote, index_plan
+    from articles.search import _quote
 
     common = common_words()
     top = [w for w in dict.fromkeys(w.lower() for w in mine) if w not in common][:KEYWORD_QUERY_WORDS]
@@ -107,9 +107,8 @@ def _keyword_candidates(article: Article, mine: list[str]) -> list[int]:
         return []
     query = " | ".join(f"({_quote(a)} & {_quote(b)})" for a, b in combinations(top, 2))
     since = article.published_at - KEYWORD_WINDOW
-    with index_plan():
-        rows = statement_rows(_KEYWORD_CANDIDATES_SQL, [query, Article.Status.PUBLISHED, article.pk, since,
-                                                        KEYWORD_CANDIDATES])
+    rows = statement_rows(_KEYWORD_CANDIDATES_SQL, [query, Article.Status.PUBLISHED, article.pk, since,
+                                                    KEYWORD_CANDIDATES], prefer_index=True)  # as index_plan()
     return [row[0] for row in rows]
 
 

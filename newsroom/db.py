@@ -14,11 +14,18 @@ PgBouncer in transaction mode) it is Django's plain cursor.
 asynchronous API): PostgreSQL runs it while this process goes on computing, and
 ``fetchone()`` then waits for what is left of it. Ingest prepares the next entry
 while the last one is being written.
+
+``prefer_index=True`` runs the statement with sequential scans priced out
+(``SET LOCAL enable_seqscan = off``, see ``articles.search.index_plan``): the
+setting and the statement go in one pipeline (libpq's pipeline mode), in one
+implicit transaction that ends with them, so it costs no round trip of its own.
+Through a cursor that would be four (BEGIN, SET LOCAL, the statement, COMMIT).
 """
 from __future__ import annotations
 
 import itertools
 import re
+from contextlib import contextmanager
 import select
 import time
 import weakref
@@ -28,7 +35,7 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
@@ -72,17 +79,35 @@ def statement_cursor():
     return cursor
 
 
-def statement_rows(sql: str, params: Sequence) -> list[tuple]:
+def statement_rows(sql: str, params: Sequence, *, prefer_index: bool = False) -> list[tuple]:
     """All rows of one of the site's repeated statements: sent and read through libpq
     (``send_statement``), which costs a quarter less CPU than a cursor (psycopg's cursor
     runs a few dozen Python calls a statement: 90 against 67 µs for the article page's);
-    where that can't be done (SQLite, inside a transaction), ``statement_cursor``."""
-    sent = send_statement(sql, params)
+    where that can't be done (SQLite, inside a transaction), ``statement_cursor``.
+    ``prefer_index``: see the module docstring (PostgreSQL only)."""
+    sent = send_statement(sql, params, prefer_index=prefer_index)
     if sent is not None:
         return sent.fetchall()
-    with statement_cursor() as cursor:
+    if not (prefer_index and connection.vendor == "postgresql"):
+        with statement_cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    with index_scans(), statement_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+@contextmanager
+def index_scans():
+    """PostgreSQL: sequential scans priced out for the statements run inside, in a
+    transaction (``SET LOCAL``); inside an enclosing transaction, which goes on after,
+    its planner is given back."""
+    enclosed = connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_SEQSCAN_OFF)
+        yield
+        if enclosed:
+            cursor.execute("SET LOCAL enable_seqscan = on")
 
 
 def from_row(model, names: tuple[str, ...], values):
@@ -170,11 +195,12 @@ class SentStatement:
     first row or all of them, or raises the statement's error as Django's cursor would."""
 
     def __init__(self, sql: str, params: Sequence, transformer: Transformer, started: float, *, again: bool,
-                 unconfirmed: bool = False) -> None:
+                 unconfirmed: bool = False, prefer_index: bool = False) -> None:
         self._sql = sql
         self._params = params
         self._again = again  # may it be sent again once (its prepared statement gone)?
         self._unconfirmed = unconfirmed  # the first on a connection nobody asked the server about
+        self._prefer_index = prefer_index
         self._tx = transformer
         self._started = started
         self._done = False
@@ -207,7 +233,7 @@ class SentStatement:
             if error.error_field(pq.DiagnosticField.SQLSTATE) == b"26000" and self._again:
                 # The server forgot its prepared statements (DEALLOCATE/DISCARD ALL): nothing ran; again, once.
                 _prepared.pop(pgconn, None)
-                again = send_statement(self._sql, self._params, _again=False)
+                again = send_statement(self._sql, self._params, prefer_index=self._prefer_index, _again=False)
                 if again is not None:
                     return again._read(first=first)
             with connection.wrap_database_errors:
@@ -228,7 +254,7 @@ class SentStatement:
         return connection.replace_if_gone(self._sql)
 
     def _sent_again(self) -> SentStatement:
-        again = send_statement(self._sql, self._params, _again=self._again)
+        again = send_statement(self._sql, self._params, prefer_index=self._prefer_index, _again=self._again)
         if again is None:  # cannot happen on a new autocommit connection; never silently
             raise OperationalError("the connection was lost and the statement could not be sent again")
         return again
@@ -245,7 +271,10 @@ def _flush(pgconn) -> None:
 
 
 def _results(pgconn) -> list:
-    """Every result of the statement in flight (libpq returns None after the last)."""
+    """Every result of the statement in flight (libpq returns None after the last); in
+    pipeline mode, every result of every statement up to the sync, and the pipeline ends."""
+    if pgconn.pipeline_status:
+        return _pipeline_results(pgconn)
     results = []
     while True:
         pgconn.consume_input()
@@ -256,6 +285,29 @@ def _results(pgconn) -> list:
         if result is None:
             return results
         results.append(result)
+
+
+def _pipeline_results(pgconn) -> list:
+    results = []
+    while True:
+        pgconn.consume_input()
+        while pgconn.is_busy():
+            _wait(pgconn, write=False)
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        if result is None:  # the end of one statement's results
+            if pgconn.status == pq.ConnStatus.BAD:  # nothing more will come
+                try:
+                    pgconn.exit_pipeline_mode()
+                except Exception:
+                    pass
+                raise psycopg.OperationalError("the connection was closed by the server")
+            continue
+        if result.status == pq.ExecStatus.PIPELINE_SYNC:
+            pgconn.exit_pipeline_mode()
+            return results
+        if result.status != pq.ExecStatus.COMMAND_OK:  # the SET's own "done" is of no interest
+            results.append(result)
 
 
 def _collect(pgconn) -> list:
@@ -283,10 +335,11 @@ def _log(sql: str, started: float) -> None:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
 
 
-def send_statement(sql: str, params: Sequence, *, _again: bool = True) -> SentStatement | None:
+def send_statement(sql: str, params: Sequence, *, prefer_index: bool = False,
+                   _again: bool = True) -> SentStatement | None:
     """Send one statement (autocommit: it is its own transaction) without waiting
     for it; None where that can't be done (not PostgreSQL, inside a transaction),
-    and the caller runs it the usual way."""
+    and the caller runs it the usual way. ``prefer_index``: see the module docstring."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return None
     # As Django's cursor does: with CONN_HEALTH_CHECKS, the first statement of a request
@@ -306,15 +359,18 @@ def send_statement(sql: str, params: Sequence, *, _again: bool = True) -> SentSt
     tx = Transformer(conn)
     query = _numbered(sql)
     try:
-        _send(conn, tx, query, params)
+        _send(conn, tx, query, params, prefer_index)
     except (OperationalError, InterfaceError):
         if not (unconfirmed and connection.replace_if_gone(sql)):
             raise
-        return send_statement(sql, params, _again=_again)
-    return SentStatement(sql, params, tx, started, again=_again, unconfirmed=unconfirmed)
+        return send_statement(sql, params, prefer_index=prefer_index, _again=_again)
+    return SentStatement(sql, params, tx, started, again=_again, unconfirmed=unconfirmed, prefer_index=prefer_index)
 
 
-def _send(conn, tx: Transformer, query: bytes, params: Sequence) -> None:
+_SEQSCAN_OFF = "SET LOCAL enable_seqscan = off"
+
+
+def _send(conn, tx: Transformer, query: bytes, params: Sequence, prefer_index: bool) -> None:
     pgconn = conn.pgconn
     with connection.wrap_database_errors:
         values = tx.dump_sequence(list(params), [PyFormat.AUTO] * len(params))
@@ -330,8 +386,13 @@ def _send(conn, tx: Transformer, query: bytes, params: Sequence) -> None:
             if failed:
                 raise psycopg.errors.error_from_result(failed[0], encoding=conn.info.encoding)
             names[(query, types)] = name
+        if prefer_index:  # the setting, the statement and a sync: one implicit transaction
+            pgconn.enter_pipeline_mode()
+            pgconn.send_query_params(_SEQSCAN_OFF.encode(), None)
         if name is not None:
             pgconn.send_query_prepared(name, values, param_formats=formats)
         else:
             pgconn.send_query_params(query, values, param_types=types, param_formats=formats)
+        if prefer_index:
+            pgconn.pipeline_sync()
         _flush(pgconn)

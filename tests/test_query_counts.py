@@ -63,7 +63,8 @@ def test_page_query_counts(client, corpus, django_assert_max_num_queries, logged
         "/sitemap.xml": 6,
         "/hot/?window=7d": 8,
         # Search: + SAVEPOINT, two SET LOCALs and RELEASE that keep text matches on the GIN index
-        # (articles.search.index_plan; outside a test's transaction it is BEGIN, one SET, COMMIT).
+        # (newsroom.db.index_scans). Outside a test's transaction the SET LOCAL goes in the same
+        # pipeline as the statement (statement_rows(prefer_index=True)): no statement of its own.
         f"/search/?q={q}": 14,
         f"/search/?q={q}&tag={quote(tags[0].slug)}&source={source.slug}&since=2020-01-01&sort=new": 16,
         f"/search/feed.xml?q={q}": 10,

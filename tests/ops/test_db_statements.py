@@ -181,3 +181,57 @@ def test_past_max_prepared_a_new_statement_is_sent_unnamed(settings, monkeypatch
     assert send_statement("SELECT %s::int + 0", [5]).fetchone() == (5,)  # the first two, still prepared
     assert send_statement("SELECT %s::int + 4", [5]).fetchone() == (9,)
     assert _prepared_count("SELECT $1::int + ") == 2
+
+
+def _seqscan_now() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_seqscan')")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "unnamed"])
+def test_prefer_index_prices_out_sequential_scans_for_that_statement_only(prepared, settings, monkeypatch):
+    """statement_rows(prefer_index=True) (search, related posts) sends SET LOCAL enable_seqscan = off
+    in the same pipeline as its statement: in force for it, gone after it, whatever happened;
+    inside a transaction the same through the cursor, and the transaction gets its planner back."""
+    from newsroom import db
+    from newsroom.db import statement_rows
+
+    settings.NEWSROOM_DB_PREPARED = prepared
+    setting = "SELECT current_setting('enable_seqscan'), %s::int"
+    assert statement_rows(setting, [1], prefer_index=True) == [("off", 1)]
+    assert statement_rows(setting, [2]) == [("on", 2)] and _seqscan_now() == "on"
+    with pytest.raises(DataError):
+        statement_rows("SELECT 1 / %s", [0], prefer_index=True)
+    assert _seqscan_now() == "on" and not connection.connection.pgconn.pipeline_status
+    assert statement_rows(setting, [3], prefer_index=True) == [("off", 3)]
+    with transaction.atomic():
+        assert statement_rows(setting, [4], prefer_index=True) == [("off", 4)]
+        assert _seqscan_now() == "on"
+    class TimeUp(BaseException):
+        pass
+
+    real_wait, calls = db._wait, []
+
+    def wait_interrupted(pgconn, *, write):
+        calls.append(write)
+        if not write and len(calls) == 1:
+            raise TimeUp()
+        return real_wait(pgconn, write=write)
+
+    sent = send_statement("SELECT pg_sleep(%s)", [30], prefer_index=True)
+    monkeypatch.setattr(db, "_wait", wait_interrupted)
+    with pytest.raises(TimeUp):
+        sent.fetchone()
+    monkeypatch.setattr(db, "_wait", real_wait)
+    assert not connection.connection.pgconn.pipeline_status and _seqscan_now() == "on"
+    assert statement_rows(setting, [5], prefer_index=True) == [("off", 5)]
+
+
+def test_prefer_index_keeps_a_text_search_on_the_gin_index():
+    """What prefer_index is for: a match the planner expects often still reads the index."""
+    from newsroom.db import statement_rows
+
+    sql = "EXPLAIN SELECT article_id FROM articles_searchdoc WHERE vector @@ %s::tsquery"
+    plan = " ".join(row[0] for row in statement_rows(sql, ["a | b | c"], prefer_index=True))
+    assert "searchdoc_vector_gin" in plan and "Seq Scan" not in plan

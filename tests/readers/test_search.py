@@ -254,7 +254,11 @@ def test_result_cards_and_list_tags_come_from_prepared_statements_as_the_orm_bui
     assert "ta.content_object_id = ANY" in statements and "a.id = ANY" in statements
 
 
-@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "client-side"])
+@pytest.mark.parametrize("prepared", [
+    True, False,
+    # Outside a transaction, as on the site: the window statement and its SET LOCAL go in one pipeline.
+    pytest.param(True, marks=pytest.mark.django_db(transaction=True), id="prepared-autocommit"),
+], ids=["prepared", "client-side", "prepared-autocommit"])
 def test_a_word_cut_whole_or_not_is_found_newest_first_and_near_misses_are_not(source, settings, monkeypatch, prepared):
     """A phrase term (智能体) is matched by the rows that hold it as a word, and by the rows
     whose grams only say it might be there once their positions are checked. A row with
