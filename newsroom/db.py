@@ -276,25 +276,24 @@ def _results(pgconn) -> list:
     if pgconn.pipeline_status:
         return _pipeline_results(pgconn)
     results = []
-    while True:
-        pgconn.consume_input()
-        while pgconn.is_busy():
-            _wait(pgconn, write=False)
-            pgconn.consume_input()
-        result = pgconn.get_result()
-        if result is None:
-            return results
+    while (result := _next_result(pgconn)) is not None:
         results.append(result)
+    return results
+
+
+def _next_result(pgconn):
+    """The next result as libpq gives it (None: the end of one statement's results), waited for."""
+    pgconn.consume_input()
+    while pgconn.is_busy():
+        _wait(pgconn, write=False)
+        pgconn.consume_input()
+    return pgconn.get_result()
 
 
 def _pipeline_results(pgconn) -> list:
     results = []
     while True:
-        pgconn.consume_input()
-        while pgconn.is_busy():
-            _wait(pgconn, write=False)
-            pgconn.consume_input()
-        result = pgconn.get_result()
+        result = _next_result(pgconn)
         if result is None:  # the end of one statement's results
             if pgconn.status == pq.ConnStatus.BAD:  # nothing more will come
                 try:

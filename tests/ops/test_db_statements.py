@@ -88,12 +88,13 @@ def test_a_server_that_forgot_its_prepared_statements_prepares_it_again(settings
     assert _prepared_count("SELECT $1::int * 2") == 1
 
 
-def test_interrupted_while_waiting_the_statement_is_cancelled_and_the_connection_free(monkeypatch):
-    """A task's time limit (a signal) may arrive while the result is awaited."""
-    from newsroom import db
+class TimeUp(BaseException):
+    pass
 
-    class TimeUp(BaseException):
-        pass
+
+def _interrupt_the_first_wait(monkeypatch) -> None:
+    """A task's time limit (a signal) arrives while the result is awaited."""
+    from newsroom import db
 
     real_wait, calls = db._wait, []
 
@@ -103,8 +104,13 @@ def test_interrupted_while_waiting_the_statement_is_cancelled_and_the_connection
             raise TimeUp()
         return real_wait(pgconn, write=write)
 
-    sent = send_statement("SELECT pg_sleep(%s)", [30])
     monkeypatch.setattr(db, "_wait", wait_interrupted)
+
+
+def test_interrupted_while_waiting_the_statement_is_cancelled_and_the_connection_free(monkeypatch):
+    """A task's time limit (a signal) may arrive while the result is awaited."""
+    sent = send_statement("SELECT pg_sleep(%s)", [30])
+    _interrupt_the_first_wait(monkeypatch)
     started = time.monotonic()
     with pytest.raises(TimeUp):
         sent.fetchone()
@@ -194,7 +200,6 @@ def test_prefer_index_prices_out_sequential_scans_for_that_statement_only(prepar
     """statement_rows(prefer_index=True) (search, related posts) sends SET LOCAL enable_seqscan = off
     in the same pipeline as its statement: in force for it, gone after it, whatever happened;
     inside a transaction the same through the cursor, and the transaction gets its planner back."""
-    from newsroom import db
     from newsroom.db import statement_rows
 
     settings.NEWSROOM_DB_PREPARED = prepared
@@ -208,22 +213,11 @@ def test_prefer_index_prices_out_sequential_scans_for_that_statement_only(prepar
     with transaction.atomic():
         assert statement_rows(setting, [4], prefer_index=True) == [("off", 4)]
         assert _seqscan_now() == "on"
-    class TimeUp(BaseException):
-        pass
-
-    real_wait, calls = db._wait, []
-
-    def wait_interrupted(pgconn, *, write):
-        calls.append(write)
-        if not write and len(calls) == 1:
-            raise TimeUp()
-        return real_wait(pgconn, write=write)
-
     sent = send_statement("SELECT pg_sleep(%s)", [30], prefer_index=True)
-    monkeypatch.setattr(db, "_wait", wait_interrupted)
-    with pytest.raises(TimeUp):
-        sent.fetchone()
-    monkeypatch.setattr(db, "_wait", real_wait)
+    with monkeypatch.context() as interrupted:
+        _interrupt_the_first_wait(interrupted)
+        with pytest.raises(TimeUp):
+            sent.fetchone()
     assert not connection.connection.pgconn.pipeline_status and _seqscan_now() == "on"
     assert statement_rows(setting, [5], prefer_index=True) == [("off", 5)]
 
