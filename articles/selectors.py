@@ -88,9 +88,12 @@ def cards_from_rows(rows, article_fields: tuple[str, ...], source_fields: tuple[
 
 REACH = object()  # in a list's ids_sql parameters: how many of the list the page reaches (its stop)
 
-# A card as article_list loads it (all but body and keywords, with its source), for the ids a list's SQL gives.
+# A card as article_list loads it (all but body and keywords), for the ids a list's SQL gives, with
+# what a card shows of its source (templates/includes/article_card.html: its name and
+# slug; the other fields are deferred, as the ORM's only() leaves them): not the source's fetch
+# state, validators, selectors and last error, twenty times a page.
 _LIST_A = tuple(f.attname for f in Article._meta.concrete_fields if f.attname not in ("body", "keywords"))
-_LIST_S = tuple(f.attname for f in Source._meta.concrete_fields)
+_LIST_S = ("id", "name", "slug")
 
 
 def _listed(a: str = "") -> str:
