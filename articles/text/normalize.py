@@ -365,14 +365,20 @@ def normalize_html(html: str, *, convert_traditional: bool = True) -> str:
 _ZERO_WIDTH = {c: None for c in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, *_BIDI_CONTROLS)}
 
 
-# Spaces left at the inside edges of block elements by whitespace collapsing.
-_BLOCK_EDGE_RE = re.compile(
-    r"(<(?:p|h[2-6]|li|td|th|blockquote|figcaption|caption)\b[^>]*>) +"
-    r"| +(</(?:p|h[2-6]|li|td|th|blockquote|figcaption|caption)>)"
-)
+# Spaces left at the inside edges of block elements by whitespace collapsing: after an opening
+# tag (a pattern that opens with its literal "<"), before a closing one (str.replace of each
+# closing tag: a pattern opening with " +" was tried at every space of a Latin text, 40-50 µs
+# a body against 20).
+_BLOCK_TAGS = ("p", "h2", "h3", "h4", "h5", "h6", "li", "td", "th", "blockquote", "figcaption", "caption")
+_BLOCK_OPEN_EDGE_RE = re.compile(rf"(<(?:{'|'.join(_BLOCK_TAGS)})\b[^>]*>) +")
+_BLOCK_CLOSE_EDGES = tuple(f" </{tag}>" for tag in _BLOCK_TAGS)
 
 
 def _trim_block_edges(html: str) -> str:
-    if "> " not in html and " </" not in html:  # nothing the pattern could match (most Chinese text)
-        return html.strip()
-    return _BLOCK_EDGE_RE.sub(lambda m: m.group(1) or m.group(2), html).strip()
+    if "> " in html:
+        html = _BLOCK_OPEN_EDGE_RE.sub(r"\1", html)
+    if " </" in html:
+        for edge in _BLOCK_CLOSE_EDGES:
+            while edge in html:  # a run of spaces loses one a pass
+                html = html.replace(edge, edge[1:])
+    return html.strip()

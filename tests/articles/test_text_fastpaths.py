@@ -368,6 +368,23 @@ def test_tidy_patterns_match_as_the_single_patterns_did():
         assert new == old_edge.sub(lambda m: m.group(1) or m.group(2), html), html
 
 
+def test_block_edges_are_trimmed_as_the_single_pattern_trimmed_them():
+    """Spaces inside the edges of block elements: the opening-tag pattern and the replaced closing
+    tags remove exactly what one alternation (its second branch opening with " +") removed."""
+    import random
+
+    from articles.text.normalize import _trim_block_edges
+
+    old = re.compile(r"(<(?:p|h[2-6]|li|td|th|blockquote|figcaption|caption)\b[^>]*>) +"
+                     r"| +(</(?:p|h[2-6]|li|td|th|blockquote|figcaption|caption)>)")
+    parts = ["<p>", "</p>", " ", " ", "  ", "x", "<p class='a'>", "<pre>", "</pre>", "</caption>",
+             "</figcaption>", "<h2>", "</h2>", "<h1>", "</h1>", "<li >", "</li>", "<th>", "</td>", ">", "</"]
+    rnd = random.Random(5)
+    for _ in range(50_000):
+        html = "".join(rnd.choice(parts) for _ in range(rnd.randint(0, 12)))
+        assert _trim_block_edges(html) == old.sub(lambda m: m.group(1) or m.group(2), html).strip(), html
+
+
 @pytest.mark.parametrize("html", [
     "<p>由<b class='&#102;lag-5'>NVIDIA</b>共同推动</p>",
     "<p>由<b class='fl&#x61;g-5'>NVIDIA</b>共同推动，&amp;lt;b class='flag-5'&gt;</p>",
