@@ -103,12 +103,15 @@ def test_a_first_select_that_meets_a_closed_connection_runs_again_on_a_new_one(m
     assert _backend_pid() == _backend_pid()  # the new connection stays
 
 
-def test_a_page_statement_sent_without_waiting_runs_again_on_a_new_connection(monkeypatch):
+@pytest.mark.parametrize("prefer_index", [False, True], ids=["statement", "pipeline"])
+def test_a_page_statement_sent_without_waiting_runs_again_on_a_new_connection(monkeypatch, prefer_index):
     from newsroom.db import statement_rows
 
     pid = _closed_but_trusted(monkeypatch)
-    rows = statement_rows("SELECT pg_backend_pid(), %s::int", [7])
-    assert rows[0][0] != pid and rows[0][1] == 7
+    rows = statement_rows("SELECT pg_backend_pid(), %s::int, current_setting('enable_seqscan')", [7],
+                          prefer_index=prefer_index)  # a search window goes in a pipeline with its SET LOCAL
+    assert rows[0][0] != pid and rows[0][1:] == (7, "off" if prefer_index else "on")
+    assert not connection.connection.pgconn.pipeline_status
 
 
 def test_only_the_first_statement_and_only_a_select_runs_again(monkeypatch):
