@@ -108,7 +108,7 @@ def _keyword_candidates(article: Article, mine: list[str]) -> list[int]:
     query = " | ".join(f"({_quote(a)} & {_quote(b)})" for a, b in combinations(top, 2))
     since = article.published_at - KEYWORD_WINDOW
     rows = statement_rows(_KEYWORD_CANDIDATES_SQL, [query, Article.Status.PUBLISHED, article.pk, since,
-                                                    KEYWORD_CANDIDATES], prefer_index=True)  # as index_plan()
+                                                    KEYWORD_CANDIDATES], prefer_index=True)  # on the GIN index
     return [row[0] for row in rows]
 
 

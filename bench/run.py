@@ -669,8 +669,9 @@ def write_plans(sample: dict) -> dict:
 
     from articles import selectors
     from articles.models import Article, Tag
-    from articles.search import index_plan, parse_query, window_sql
+    from articles.search import parse_query, window_sql
     from feeds.models import Source
+    from newsroom.db import index_scans
 
     tag = Tag.objects.get(slug=sample["tag_slug"])
     rare = Tag.objects.filter(articles_count__gt=0).order_by("articles_count").first()
@@ -692,7 +693,7 @@ def write_plans(sample: dict) -> dict:
     sqls["search (newest matches, one query)"] = window_sql(parse_query("英伟达 芯片"))
     sqls["search (a word not always cut whole: split in two)"] = window_sql(parse_query("智能体"))
     for name, (sql, params) in sqls.items():
-        with index_plan() if name.startswith("search") else nullcontext(), connection.cursor() as cursor:
+        with index_scans() if name.startswith("search") else nullcontext(), connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
             plan = "\n".join(r[0] for r in cursor.fetchall())
         m = re.search(r"Execution Time: ([\d.]+) ms", plan)

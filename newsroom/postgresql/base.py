@@ -75,12 +75,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         transaction), open a new connection and say so; otherwise leave everything as it is."""
         if self.in_atomic_block or not _reads_only(sql):
             return False
-        conn = self.connection
-        try:
-            if conn is not None and not conn.closed:
-                return False  # the statement's own error, not a lost connection
-        except Exception:
-            pass
+        if self.connection is not None and not self.connection.closed:
+            return False  # the statement's own error, not a lost connection
         self.close()
         self.ensure_connection()
         return True

@@ -103,15 +103,28 @@ def test_a_first_select_that_meets_a_closed_connection_runs_again_on_a_new_one(m
     assert _backend_pid() == _backend_pid()  # the new connection stays
 
 
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "unnamed"])
 @pytest.mark.parametrize("prefer_index", [False, True], ids=["statement", "pipeline"])
-def test_a_page_statement_sent_without_waiting_runs_again_on_a_new_connection(monkeypatch, prefer_index):
+def test_a_page_statement_sent_without_waiting_runs_again_on_a_new_connection(monkeypatch, settings, prefer_index,
+                                                                             prepared):
+    """Prepared, the closed connection shows when the statement is prepared (its first use on
+    the connection); unnamed, when its result is read. Either way it runs again, once."""
+    from newsroom import db
     from newsroom.db import statement_rows
 
+    settings.NEWSROOM_DB_PREPARED = prepared
+    resent, on_read = [], []
+    real_send, real_read_again = db.send_statement, db.SentStatement._resend_on_new_connection
+    monkeypatch.setattr(db, "send_statement", lambda *a, **k: resent.append(1) or real_send(*a, **k))
+    monkeypatch.setattr(db.SentStatement, "_resend_on_new_connection",
+                        lambda self: on_read.append(1) or real_read_again(self))
     pid = _closed_but_trusted(monkeypatch)
     rows = statement_rows("SELECT pg_backend_pid(), %s::int, current_setting('enable_seqscan')", [7],
                           prefer_index=prefer_index)  # a search window goes in a pipeline with its SET LOCAL
     assert rows[0][0] != pid and rows[0][1:] == (7, "off" if prefer_index else "on")
     assert not connection.connection.pgconn.pipeline_status
+    assert len(resent) == 2  # the statement_rows call, and the one sent again
+    assert on_read == ([] if prepared else [1])  # found while preparing it, or when reading its result
 
 
 def test_only_the_first_statement_and_only_a_select_runs_again(monkeypatch):
